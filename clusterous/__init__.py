@@ -1,0 +1,3 @@
+"""clusterous: on-demand compute clusters for scientists."""
+
+__version__ = "0.1.0"

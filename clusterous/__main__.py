@@ -1,0 +1,5 @@
+"""Allow ``python -m clusterous``."""
+
+from clusterous.cli.main import main
+
+main()

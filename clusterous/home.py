@@ -1,0 +1,100 @@
+"""Where clusterous keeps its files, and how it writes them safely.
+
+Home is ``$CLUSTEROUS_HOME`` or ``~/.clusterous``. It holds ``config.yml``
+(profiles, mode 0600) and ``clusters/<name>/`` (the ledger ``state.json``, the
+cluster's SSH keys and known_hosts, tunnel records). Every write is atomic
+(write to a temporary file, then rename) and writers of one file serialise on a
+lock file, so two CLIs working on one cluster never corrupt it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterous.errors import InputError
+
+CLUSTER_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
+
+
+def check_cluster_name(name: str) -> str:
+    """Cluster names end up in container names, tags and DNS: keep them simple."""
+    if not CLUSTER_NAME_RE.match(name):
+        raise InputError(
+            f"invalid cluster name {name!r}",
+            "use 1-32 lowercase letters, digits and dashes, starting with a letter",
+            "for example: --name my-cluster",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def from_environment(cls) -> Home:
+        configured = os.environ.get("CLUSTEROUS_HOME")
+        root = Path(configured).expanduser() if configured else Path.home() / ".clusterous"
+        return cls(root.absolute())
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.yml"
+
+    @property
+    def clusters_dir(self) -> Path:
+        return self.root / "clusters"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    def cluster_dir(self, name: str) -> Path:
+        return self.clusters_dir / check_cluster_name(name)
+
+    def cluster_names(self) -> list[str]:
+        if not self.clusters_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.clusters_dir.iterdir() if (p / "state.json").exists())
+
+    def ensure(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.root
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``data`` in one rename; readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``path`` (created if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -54,7 +54,9 @@ class Problem:
 
     def render(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class FileInputError(InputError):
@@ -72,3 +74,9 @@ class NotFoundError(ClusterousError):
     """A named thing (cluster, profile, node, group) does not exist."""
 
     exit_code = ExitCode.BAD_INPUT
+
+
+class Interrupted(ClusterousError):
+    """The user pressed Ctrl-C; what was made is said in the message (exit code 130)."""
+
+    exit_code = ExitCode.INTERRUPTED

@@ -23,6 +23,17 @@ from clusterous.home import Home
 
 # name -> "module:attribute". Each command lives in its own module under cli/.
 COMMANDS: dict[str, str] = {
+    "validate": "clusterous.cli.validate_cmd:validate",
+    "profile": "clusterous.cli.profile_cmd:profile",
+    "setup": "clusterous.cli.setup_cmd:setup",
+    "create": "clusterous.cli.create_cmd:create",
+    "status": "clusterous.cli.status_cmd:status",
+    "add-nodes": "clusterous.cli.scale_cmd:add_nodes",
+    "rm-nodes": "clusterous.cli.scale_cmd:rm_nodes",
+    "ssh": "clusterous.cli.ssh_cmd:ssh",
+    "workon": "clusterous.cli.workon_cmd:workon",
+    "ls-clusters": "clusterous.cli.workon_cmd:ls_clusters",
+    "destroy": "clusterous.cli.destroy_cmd:destroy",
 }
 
 

@@ -1,0 +1,43 @@
+"""``clusterous status``: nodes per group with their state, volume usage, services."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from clusterous.cli.context import App, pass_app
+from clusterous.cli.render import duration, size, table
+
+
+@click.command()
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object, for scripts.")
+@pass_app
+def status(app: App, name: str | None, as_json: bool) -> None:
+    """Show the state of cluster NAME (default: the current cluster)."""
+    from clusterous.manager import service
+
+    report = service.status(service.open_cluster(app.home, name, app.profile_override))
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    app.out.print(
+        f"Cluster [bold]{report.name}[/bold] ({report.provider}, profile {report.profile}): "
+        f"{report.status}, up {duration(report.uptime_seconds)}"
+    )
+    rows = [
+        (n.name, n.group, n.instance_type, n.state, n.machine, n.swarm, n.private_addr)
+        for n in report.nodes
+    ]
+    app.out.print(
+        table(None, ["node", "group", "type", "state", "machine", "swarm", "address"], rows)
+    )
+    if report.shared_volume:
+        used, total = report.shared_volume["used_bytes"], report.shared_volume["size_bytes"]
+        app.out.print(f"Shared volume /data: {size(used)} used of {size(total)}")
+    if report.services:
+        services = [(s.name, s.mode, f"{s.running}/{s.desired}") for s in report.services]
+        app.out.print(table("Services", ["service", "mode", "running"], services))
+    for problem in report.problems:
+        app.err.print(f"[yellow]![/yellow] {problem}")

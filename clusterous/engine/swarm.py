@@ -1,0 +1,154 @@
+"""Swarm as the cluster manager sees it: nodes, labels, draining, join tokens.
+
+The controller's Docker engine listens on its own loopback only; the CLI
+reaches it through an SSH forward it opens itself with the pinned host key
+(DESIGN section 2), then talks to it with the docker SDK.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from clusterous.errors import ClusterousError
+from clusterous.remote.ssh import Session
+
+if TYPE_CHECKING:
+    import docker
+
+ENGINE_PORT = 2375
+GROUP_LABEL = "clusterous.group"
+NODE_LABEL = "clusterous.node"
+INSTANCE_LABEL = "clusterous.instance"
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    id: str
+    hostname: str
+    state: str  # ready, down, unknown
+    availability: str  # active, pause, drain
+    role: str
+    addr: str
+    engine_labels: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def instance_id(self) -> str:
+        return self.engine_labels.get(INSTANCE_LABEL, "")
+
+    @classmethod
+    def from_attrs(cls, attrs: dict[str, Any]) -> SwarmNode:
+        description = attrs.get("Description", {})
+        return cls(
+            id=attrs["ID"],
+            hostname=description.get("Hostname", ""),
+            state=attrs.get("Status", {}).get("State", "unknown"),
+            availability=attrs.get("Spec", {}).get("Availability", "active"),
+            role=attrs.get("Spec", {}).get("Role", "worker"),
+            addr=attrs.get("Status", {}).get("Addr", ""),
+            engine_labels=dict(description.get("Engine", {}).get("Labels") or {}),
+            labels=dict(attrs.get("Spec", {}).get("Labels") or {}),
+        )
+
+
+@contextmanager
+def engine_client(controller: Session) -> Iterator[docker.DockerClient]:
+    """A docker client for the controller's engine, through an SSH forward."""
+    import docker
+
+    with controller.forward("127.0.0.1", ENGINE_PORT) as forward:
+        client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{forward.port}", timeout=60)
+        try:
+            yield client
+        finally:
+            client.close()
+
+
+class Swarm:
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.sleep = sleep
+
+    def nodes(self) -> list[SwarmNode]:
+        return [SwarmNode.from_attrs(n.attrs) for n in self.client.nodes.list()]
+
+    def by_instance(self) -> dict[str, SwarmNode]:
+        """Nodes keyed by instance id; a re-joined node's fresh entry wins over a down one."""
+        found: dict[str, SwarmNode] = {}
+        for node in self.nodes():
+            current = found.get(node.instance_id)
+            if current is None or (current.state != "ready" and node.state == "ready"):
+                found[node.instance_id] = node
+        return found
+
+    def worker_join_token(self) -> str:
+        return str(self.client.swarm.attrs["JoinTokens"]["Worker"])
+
+    def set_labels(self, node_id: str, labels: dict[str, str]) -> None:
+        node = self.client.nodes.get(node_id)
+        spec = dict(node.attrs["Spec"])
+        spec["Labels"] = {**(spec.get("Labels") or {}), **labels}
+        node.update(spec)
+
+    def drain(self, node_id: str) -> None:
+        node = self.client.nodes.get(node_id)
+        spec = dict(node.attrs["Spec"])
+        spec["Availability"] = "drain"
+        node.update(spec)
+
+    def remove(self, node_id: str) -> None:
+        import docker
+
+        with suppress(docker.errors.NotFound):
+            self.client.api.remove_node(node_id, force=True)
+
+    def running_tasks_on(self, node_id: str) -> list[dict[str, Any]]:
+        tasks = self.client.api.tasks(filters={"node": node_id, "desired-state": "running"})
+        return [t for t in tasks if t.get("Status", {}).get("State") in ("running", "starting")]
+
+    def wait_ready(
+        self,
+        instances: dict[str, tuple[str, str]],
+        deadline: float,
+        on_ready: Callable[[str], None],
+    ) -> None:
+        """Wait until each instance id shows Ready; label it with (node name, group)."""
+        waiting = dict(instances)
+        while waiting:
+            seen = self.by_instance()
+            for instance_id in list(waiting):
+                node = seen.get(instance_id)
+                if node is not None and node.state == "ready":
+                    name, group = waiting.pop(instance_id)
+                    self.set_labels(node.id, {GROUP_LABEL: group, NODE_LABEL: name})
+                    on_ready(name)
+            if waiting and self.clock() >= deadline:
+                names = ", ".join(name for name, _ in waiting.values())
+                raise ClusterousError(
+                    f"nodes did not join the Swarm in time: {names}",
+                    "they never showed Ready in 'docker node ls' on the controller",
+                    "raise --timeout, or look at /var/log/clusterous-bootstrap.log on them",
+                )
+            if waiting:
+                self.sleep(0.3)
+
+    def wait_drained(self, node_ids: Sequence[str], deadline: float) -> None:
+        """Wait until no task runs on the drained nodes (Swarm moves them away)."""
+        while any(self.running_tasks_on(node_id) for node_id in node_ids):
+            if self.clock() >= deadline:
+                raise ClusterousError(
+                    "tasks did not leave the drained nodes in time",
+                    None,
+                    "check 'clusterous status'; the nodes were not removed",
+                )
+            self.sleep(0.5)

@@ -1,0 +1,1 @@
+"""The provider-agnostic cluster manager: plan, apply, ledger, readiness, teardown."""

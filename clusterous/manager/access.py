@@ -1,0 +1,100 @@
+"""How the CLI reaches a cluster's nodes: its login key, pinned host keys, endpoints.
+
+Files live in ``clusters/<name>/``: ``id_ed25519`` (the login key, 0600, never
+copied anywhere) and ``known_hosts`` (one pinned host key per node alias). The
+controller is reached directly at its SSH endpoint; every other node through
+the controller.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterous.errors import ClusterousError
+from clusterous.home import Home
+from clusterous.manager.ledger import ClusterState, NodeRecord
+from clusterous.remote.keys import KeyPair, generate_ed25519, write_private_key
+from clusterous.remote.ssh import Endpoint, KnownHosts, Session, connect
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    cluster: str
+    key_path: Path
+    known_hosts: KnownHosts
+
+    @classmethod
+    def of(cls, home: Home, cluster: str) -> ClusterAccess:
+        directory = home.cluster_dir(cluster)
+        return cls(cluster, directory / "id_ed25519", KnownHosts(directory / "known_hosts"))
+
+    def alias(self, node: str) -> str:
+        return f"clusterous-{self.cluster}-{node}"
+
+    def new_login_key(self) -> KeyPair:
+        pair = generate_ed25519(f"clusterous-{self.cluster}")
+        write_private_key(self.key_path, pair)
+        return pair
+
+    def login_public_key(self) -> str:
+        return self.key_path.with_name(self.key_path.name + ".pub").read_text().strip()
+
+    def new_host_key(self, node: str) -> KeyPair:
+        """A node's host key, pinned before the node exists."""
+        pair = generate_ed25519(self.alias(node))
+        self.known_hosts.add(self.alias(node), pair.public_openssh)
+        return pair
+
+    def endpoint(self, node: NodeRecord) -> Endpoint:
+        if node.ssh_host and node.ssh_port:
+            return Endpoint(self.alias(node.name), node.ssh_host, node.ssh_port)
+        return Endpoint(self.alias(node.name), node.private_addr, 22)
+
+    def controller_endpoint(self, state: ClusterState) -> Endpoint:
+        controller = state.controller
+        if controller is None or not controller.ssh_port:
+            raise ClusterousError(
+                f"cluster {state.name!r} has no reachable controller",
+                "its state records no SSH endpoint for the controller",
+                f"run 'clusterous destroy {state.name}' and create it again",
+            )
+        return self.endpoint(controller)
+
+    def connect_controller(self, state: ClusterState, timeout: float = 10) -> Session:
+        return connect(
+            self.controller_endpoint(state), self.key_path, self.known_hosts, None, timeout
+        )
+
+    def connect_node(self, state: ClusterState, node: NodeRecord, via: Session) -> Session:
+        if node.is_controller:
+            return connect(self.endpoint(node), self.key_path, self.known_hosts)
+        return connect(self.endpoint(node), self.key_path, self.known_hosts, via=via)
+
+    def ssh_command(self, state: ClusterState, node: NodeRecord) -> list[str]:
+        """The OpenSSH client command line for an interactive login, keys pinned."""
+        controller = self.controller_endpoint(state)
+        target = self.endpoint(node)
+        command = ["ssh", *self._options(target), "-p", str(target.port)]
+        if not node.is_controller:
+            jump = ["ssh", *self._options(controller), "-p", str(controller.port)]
+            jump += ["-W", "%h:%p", f"{controller.user}@{controller.host}"]
+            command += ["-o", "ProxyCommand=" + shlex.join(jump)]
+        return [*command, f"{target.user}@{target.host}"]
+
+    def _options(self, endpoint: Endpoint) -> list[str]:
+        return [
+            "-i",
+            str(self.key_path),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            f"UserKnownHostsFile={self.known_hosts.path}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"HostKeyAlias={endpoint.alias}",
+            "-o",
+            "LogLevel=ERROR",
+        ]

@@ -1,0 +1,160 @@
+"""Create a cluster from a plan: apply it step by step, record each result, roll back on failure.
+
+Steps: network → shared volume → nodes launched together → controller
+bootstrapped (Swarm, registry) → the other nodes bootstrapped in parallel with
+its join token → every node Ready in Swarm. The ledger is written after each
+resource, so a failure or Ctrl-C at any point leaves a trail; unless the user
+asked to keep the pieces, whatever was made is swept away again and the error
+names the step that failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from clusterous.engine.swarm import Swarm, engine_client
+from clusterous.errors import ClusterousError, InputError, Interrupted
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.nodes import NodeBootstrapper, node_requests
+from clusterous.manager.plan import ClusterPlan
+from clusterous.manager.report import Reporter
+from clusterous.providers.base import Provider
+
+
+@dataclass(frozen=True)
+class CreateOptions:
+    timeout: float = 600.0
+    keep_on_failure: bool = False
+
+
+def describe(failure: BaseException) -> str:
+    """A foreign exception (docker, paramiko, OS) in one line a person can act on."""
+    text = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
+    return f"{type(failure).__name__}: {text}" if text else type(failure).__name__
+
+
+def refuse_existing(name: str, ledger: Ledger, provider: Provider) -> None:
+    """A name is taken when this machine or the provider knows a cluster by it."""
+    if ledger.exists():
+        raise InputError(
+            f"a cluster named {name!r} already exists",
+            None,
+            f"pick another --name, or remove it first with 'clusterous destroy {name}'",
+        )
+    found = provider.find_existing()
+    if found:
+        raise InputError(
+            f"resources of a cluster named {name!r} already exist",
+            ", ".join(found[:5]),
+            f"take it over with 'clusterous workon {name}', or remove it with "
+            f"'clusterous destroy {name}'",
+        )
+
+
+class ClusterCreator:
+    def __init__(
+        self,
+        plan: ClusterPlan,
+        provider: Provider,
+        ledger: Ledger,
+        access: ClusterAccess,
+        reporter: Reporter,
+        options: CreateOptions,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.plan = plan
+        self.provider = provider
+        self.ledger = ledger
+        self.access = access
+        self.reporter = reporter
+        self.options = options
+        self.clock = clock
+        self.current_step = "checking"
+
+    def create(self) -> ClusterState:
+        self._refuse_existing()
+        self.ledger.create(ClusterState(self.plan.name, self.plan.provider, self.plan.profile))
+        try:
+            return self._build()
+        except KeyboardInterrupt:
+            self._after_failure()
+            raise Interrupted(
+                f"create of cluster {self.plan.name!r} interrupted while {self.current_step}",
+                self._what_is_left(),
+            ) from None
+        except Exception as failure:
+            self._after_failure()
+            why = failure.render() if isinstance(failure, ClusterousError) else describe(failure)
+            wrapped = ClusterousError(
+                f"create of cluster {self.plan.name!r} failed while {self.current_step}",
+                why,
+                self._what_is_left(),
+            )
+            if isinstance(failure, ClusterousError):
+                wrapped.exit_code = failure.exit_code
+            raise wrapped from failure
+
+    def _refuse_existing(self) -> None:
+        refuse_existing(self.plan.name, self.ledger, self.provider)
+
+    @contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        self.current_step = name
+        self.reporter.step(name)
+        started = self.clock()
+        yield
+        self.reporter.done(f"{name} ({self.clock() - started:.1f} s)")
+
+    def _build(self) -> ClusterState:
+        deadline = self.clock() + self.options.timeout
+        self.provider.preflight()
+        with self._step("creating the network"):
+            network = self.provider.create_network(self.ledger)
+            self.ledger.update(lambda s: setattr(s, "private_cidr", network.private_cidr))
+        with self._step("preparing the shared volume"):
+            self.provider.create_shared_volume(
+                self.ledger, self.plan.shared_volume_size, self.plan.shared_volume_id
+            )
+        with self._step(f"launching {len(self.plan.all_nodes)} nodes"):
+            login = self.access.new_login_key()
+            triples = [(n.name, n.group, n.instance_type) for n in self.plan.all_nodes]
+            requests = node_requests(self.access, triples, login.public_openssh)
+            self.provider.launch_nodes(requests, self.ledger, self.reporter.detail)
+        state = self.ledger.load()
+        bootstrapper = NodeBootstrapper(
+            state, self.provider, self.ledger, self.access, self.reporter, deadline, self.clock
+        )
+        with self._step("configuring the controller (Swarm, registry)"):
+            controller = bootstrapper.bootstrap_controller()
+        with controller, engine_client(controller) as client:
+            swarm = Swarm(client, clock=self.clock)
+            others = [n for n in state.nodes if not n.is_controller]
+            with self._step(f"configuring {len(others)} nodes"):
+                bootstrapper.bootstrap_nodes(controller, others, swarm.worker_join_token())
+            with self._step("waiting for every node to be Ready in Swarm"):
+                bootstrapper.wait_ready(swarm, state.nodes)
+        self.ledger.set_status("ready")
+        return self.ledger.load()
+
+    def _after_failure(self) -> None:
+        if self.options.keep_on_failure:
+            self.ledger.set_status("failed")
+            return
+        self.reporter.warn("rolling back: removing what was made")
+        from clusterous.manager.destroy import destroy_cluster
+
+        destroy_cluster(self.plan.name, self.provider, self.ledger, False, self.reporter)
+
+    def _what_is_left(self) -> str:
+        if self.options.keep_on_failure:
+            return (
+                f"the pieces were kept (--keep-on-failure): inspect them with 'clusterous status "
+                f"{self.plan.name}', remove them with 'clusterous destroy {self.plan.name}'"
+            )
+        if self.ledger.exists():
+            return f"some pieces could not be removed: run 'clusterous destroy {self.plan.name}'"
+        return "everything made so far was removed"

@@ -1,0 +1,140 @@
+"""Plan a cluster before making anything: which nodes, of which types, in which groups.
+
+The plan is data. ``create --dry-run`` renders it and stops; ``create`` hands
+the same plan to the executor. Node names are ``controller`` and
+``<group>-<n>`` (``worker-1``, ``worker-2``, ...), stable across scaling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from clusterous.errors import InputError
+from clusterous.providers.base import Provider
+
+GROUP_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+@dataclass(frozen=True)
+class NodePlan:
+    name: str
+    group: str
+    instance_type: str
+
+    @property
+    def role(self) -> str:
+        return "controller" if self.group == "controller" else "node"
+
+
+@dataclass(frozen=True)
+class GroupRequest:
+    """What a profile asks for one group: a type (None: the provider's default) and a count."""
+
+    name: str
+    instance_type: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    name: str
+    provider: str
+    profile: str
+    controller: NodePlan
+    nodes: tuple[NodePlan, ...]
+    shared_volume_size: int | None = None
+    shared_volume_id: str | None = None
+    environment_file: Path | None = None
+
+    @property
+    def all_nodes(self) -> tuple[NodePlan, ...]:
+        return (self.controller, *self.nodes)
+
+    def groups(self) -> dict[str, list[NodePlan]]:
+        grouped: dict[str, list[NodePlan]] = {}
+        for node in self.nodes:
+            grouped.setdefault(node.group, []).append(node)
+        return grouped
+
+    def rows(self, provider: Provider) -> list[tuple[str, str, int, str, str]]:
+        """(group, type, count, cpu/memory, hourly price) per line, for display."""
+        types = provider.instance_types()
+        rows = []
+        lines = [("controller", [self.controller]), *self.groups().items()]
+        for group, members in lines:
+            itype = types.get(members[0].instance_type)
+            size = f"{itype.cpus:g} CPU, {itype.memory_mib / 1024:g} GiB" if itype else "?"
+            price = "price unknown"
+            if itype and itype.hourly_price is not None:
+                price = f"${itype.hourly_price * len(members):.4f}/h"
+            rows.append((group, members[0].instance_type, len(members), size, price))
+        return rows
+
+
+def plan_cluster(
+    name: str,
+    provider: Provider,
+    profile: str,
+    groups: Iterable[GroupRequest],
+    controller_type: str | None = None,
+    shared_volume_size: int | None = None,
+    shared_volume_id: str | None = None,
+    environment_file: Path | None = None,
+) -> ClusterPlan:
+    requested = list(groups)
+    _check_groups(requested)
+    controller = NodePlan(
+        "controller", "controller", controller_type or provider.default_instance_type("controller")
+    )
+    nodes: list[NodePlan] = []
+    for group in requested:
+        itype = group.instance_type or provider.default_instance_type("node")
+        nodes += [
+            NodePlan(f"{group.name}-{i}", group.name, itype) for i in range(1, group.count + 1)
+        ]
+    provider.check_instance_types(sorted({n.instance_type for n in (controller, *nodes)}))
+    return ClusterPlan(
+        name,
+        provider.name,
+        profile,
+        controller,
+        tuple(nodes),
+        shared_volume_size,
+        shared_volume_id,
+        environment_file,
+    )
+
+
+def _check_groups(groups: list[GroupRequest]) -> None:
+    for group in groups:
+        if group.name == "controller" or not set(group.name) <= GROUP_NAME_CHARS:
+            raise InputError(
+                f"invalid node group name {group.name!r}",
+                "use lowercase letters, digits, '-' and '_'; 'controller' is reserved",
+            )
+        if group.count < 0:
+            raise InputError(f"node group {group.name!r} has a negative count ({group.count})")
+
+
+def next_node_names(existing: Iterable[str], group: str, count: int) -> list[str]:
+    """Names for ``count`` new nodes of a group, after the highest number in use."""
+    numbers = [
+        int(name.rsplit("-", 1)[1])
+        for name in existing
+        if name.startswith(f"{group}-") and name.rsplit("-", 1)[1].isdigit()
+    ]
+    start = max(numbers, default=0) + 1
+    return [f"{group}-{i}" for i in range(start, start + count)]
+
+
+def default_groups(
+    workers: int, master_type: str | None, worker_type: str | None
+) -> list[GroupRequest]:
+    """Clusterous 1.0's default cluster: one master, N workers."""
+    return [GroupRequest("master", master_type, 1), GroupRequest("worker", worker_type, workers)]
+
+
+def group_requests(groups: Mapping[str, tuple[str | None, int]]) -> list[GroupRequest]:
+    return [GroupRequest(name, itype, count) for name, (itype, count) in groups.items()]

@@ -1,0 +1,139 @@
+"""Grow and shrink node groups of a running cluster.
+
+add-nodes launches the new nodes and bootstraps them with the controller's
+current join token, exactly as create does; a failure removes only the new
+nodes. rm-nodes drains the chosen nodes in Swarm, waits until their tasks run
+elsewhere, then removes them from Swarm and from the provider.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clusterous.engine.swarm import Swarm, engine_client
+from clusterous.errors import ClusterousError, InputError, NotFoundError
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.nodes import NodeBootstrapper, node_requests
+from clusterous.manager.plan import next_node_names
+from clusterous.manager.report import Reporter
+from clusterous.providers.base import Provider
+
+
+@dataclass(frozen=True)
+class ScaleContext:
+    provider: Provider
+    ledger: Ledger
+    access: ClusterAccess
+    reporter: Reporter
+    timeout: float = 600.0
+    clock: Callable[[], float] = time.monotonic
+
+
+def choose_group(state: ClusterState, group: str | None) -> str:
+    """The named group, or the obvious one: 'worker' if present, else the only group."""
+    groups = sorted(state.groups())
+    if group is not None:
+        if group not in groups:
+            raise NotFoundError(
+                f"cluster {state.name!r} has no node group {group!r}",
+                f"its groups are: {', '.join(groups) or 'none'}",
+            )
+        return group
+    if "worker" in groups:
+        return "worker"
+    if len(groups) == 1:
+        return groups[0]
+    raise InputError(
+        "say which node group to change",
+        f"cluster {state.name!r} has several: {', '.join(groups)}",
+        "add the group name, e.g. 'clusterous add-nodes 2 GROUP'",
+    )
+
+
+def check_count(count: int) -> None:
+    if count <= 0:
+        raise InputError(f"the number of nodes must be at least 1, got {count}")
+
+
+def add_nodes(
+    ctx: ScaleContext, group: str | None, count: int, instance_type: str | None
+) -> list[NodeRecord]:
+    check_count(count)
+    state = ctx.ledger.load()
+    group = choose_group(state, group)
+    itype = instance_type or state.groups()[group][0].instance_type
+    ctx.provider.check_instance_types([itype])
+    names = next_node_names((n.name for n in state.nodes), group, count)
+    deadline = ctx.clock() + ctx.timeout
+    requests = node_requests(
+        ctx.access, [(n, group, itype) for n in names], ctx.access.login_public_key()
+    )
+    try:
+        ctx.reporter.step(f"launching {count} node(s) in group {group}")
+        new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
+        _join(ctx, ctx.ledger.load(), new, deadline)
+    except (ClusterousError, KeyboardInterrupt) as failure:
+        ctx.reporter.warn("removing the nodes that were being added")
+        _forget(ctx, [n for n in ctx.ledger.load().nodes if n.name in names])
+        if isinstance(failure, KeyboardInterrupt):
+            raise
+        raise ClusterousError(f"add-nodes failed: {failure.render()}", None, None) from failure
+    return new
+
+
+def _join(ctx: ScaleContext, state: ClusterState, new: list[NodeRecord], deadline: float) -> None:
+    bootstrapper = NodeBootstrapper(
+        state, ctx.provider, ctx.ledger, ctx.access, ctx.reporter, deadline, ctx.clock
+    )
+    with ctx.access.connect_controller(state) as controller, engine_client(controller) as client:
+        swarm = Swarm(client, clock=ctx.clock)
+        bootstrapper.bootstrap_nodes(controller, new, swarm.worker_join_token())
+        bootstrapper.wait_ready(swarm, new)
+
+
+def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecord]:
+    check_count(count)
+    state = ctx.ledger.load()
+    group = choose_group(state, group)
+    members = sorted(state.groups()[group], key=_number, reverse=True)
+    if count > len(members):
+        raise InputError(
+            f"group {group!r} has only {len(members)} node(s); cannot remove {count}",
+            None,
+            f"remove at most {len(members)}, or destroy the cluster",
+        )
+    leaving = members[:count]
+    with ctx.access.connect_controller(state) as controller, engine_client(controller) as client:
+        swarm = Swarm(client, clock=ctx.clock)
+        _drain(ctx, swarm, leaving)
+        _forget(ctx, leaving, swarm)
+    return leaving
+
+
+def _drain(ctx: ScaleContext, swarm: Swarm, leaving: list[NodeRecord]) -> None:
+    seen = swarm.by_instance()
+    ids = [seen[n.instance_id].id for n in leaving if n.instance_id in seen]
+    ctx.reporter.step(f"draining {', '.join(n.name for n in leaving)}")
+    for node_id in ids:
+        swarm.drain(node_id)
+    swarm.wait_drained(ids, ctx.clock() + ctx.timeout)
+    ctx.reporter.done("their tasks were moved to other nodes")
+
+
+def _forget(ctx: ScaleContext, nodes: list[NodeRecord], swarm: Swarm | None = None) -> None:
+    """Terminate the nodes, remove them from Swarm, the ledger and known_hosts."""
+    ctx.provider.terminate_nodes(nodes, ctx.reporter.done)
+    seen = swarm.by_instance() if swarm else {}
+    for node in nodes:
+        if node.instance_id in seen:
+            swarm.remove(seen[node.instance_id].id)  # type: ignore[union-attr]
+        ctx.ledger.forget_node(node.name)
+        ctx.access.known_hosts.remove(ctx.access.alias(node.name))
+
+
+def _number(node: NodeRecord) -> int:
+    suffix = node.name.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 0

@@ -1,0 +1,135 @@
+"""The small interface every provider implements (DESIGN section 1).
+
+A provider makes and removes the things a cluster is built of: its private
+network, its shared volume, its nodes. It knows nothing of Swarm, environment
+files or the CLI; the cluster manager drives it and records in the ledger what
+it reports through ``Recorder``. Above this interface nothing knows which
+provider is in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
+from clusterous.remote.keys import KeyPair
+
+Role = Literal["controller", "node"]
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    name: str
+    cpus: float
+    memory_mib: int
+    hourly_price: float | None = None  # None: unknown, never guessed
+
+
+@dataclass(frozen=True)
+class NodeRequest:
+    """One node to launch. ``bootstrap`` is set for providers that deliver by user-data."""
+
+    name: str
+    group: str
+    instance_type: str
+    role: Role
+    host_key: KeyPair
+    authorized_key: str
+    bootstrap: str | None = None
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A node as the provider sees it now."""
+
+    name: str
+    group: str
+    instance_type: str
+    instance_id: str
+    state: str  # running, stopped, pending, missing
+    private_addr: str = ""
+    ssh_host: str = ""
+    ssh_port: int = 0
+
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    resource: ResourceRecord
+    private_cidr: str
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str
+    id: str
+    why: str = ""
+
+
+@dataclass
+class SweepReport:
+    removed: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    leftovers: list[Leftover] = field(default_factory=list)
+
+
+class Recorder(Protocol):
+    """Where the provider reports each thing the moment it exists (the ledger)."""
+
+    def record_resource(self, resource: ResourceRecord) -> None: ...
+
+    def record_node(self, node: NodeRecord) -> None: ...
+
+
+Report = Callable[[str], None]
+
+
+class Provider(Protocol):
+    name: str
+    bootstrap_via_user_data: bool
+
+    def preflight(self) -> None:
+        """Fail early, with the fix, when the provider cannot work at all."""
+
+    def instance_types(self) -> dict[str, InstanceType]: ...
+
+    def default_instance_type(self, role: Role) -> str: ...
+
+    def check_instance_types(self, names: Sequence[str]) -> None:
+        """Raise an InputError naming valid types when one is unknown."""
+
+    def find_existing(self) -> list[str]:
+        """Anything already labelled/tagged with this cluster's name."""
+
+    def create_network(self, recorder: Recorder) -> NetworkInfo: ...
+
+    def create_shared_volume(
+        self, recorder: Recorder, size_gib: int | None, volume_id: str | None
+    ) -> ResourceRecord: ...
+
+    def launch_nodes(
+        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]: ...
+
+    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None: ...
+
+    def describe_nodes(self) -> list[NodeView]: ...
+
+    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
+        """Provider-specific BootstrapParams fields (storage, DNS, shared volume, NFS)."""
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+        """Remove what the ledger lists and all found by label/tag; idempotent."""
+
+    def leftovers(self) -> list[Leftover]:
+        """Everything still labelled/tagged with the cluster, after a sweep."""
+
+    def list_clusters(self) -> dict[str, int]:
+        """Clusters found by label/tag, with how many nodes each has."""
+
+    def adopt(self, login_key: KeyPair) -> ClusterState:
+        """Rebuild the local view of an existing cluster from the cluster itself."""
+
+    def host_public_key(self, node: str) -> str:
+        """The host key a node presents, read through the provider's own API (adoption)."""

@@ -1,0 +1,511 @@
+"""The local provider: a real multi-node cluster as containers on the user's Docker engine.
+
+Each node is a container of the node image (Debian, sshd, Docker Engine,
+registry) running its own dockerd, on one bridge network per cluster, with a
+host directory bind-mounted at /data as the shared volume. Only the
+controller's SSH is published, on 127.0.0.1; the other nodes are reached
+through it. Everything carries the label ``clusterous.cluster=<name>`` so a
+sweep finds it all again. Nodes are configured by the same bootstrap script as
+on AWS, delivered over SSH by the cluster manager.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tarfile
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home
+from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
+from clusterous.providers.base import (
+    InstanceType,
+    Leftover,
+    NetworkInfo,
+    NodeRequest,
+    NodeView,
+    Recorder,
+    Report,
+    Role,
+    SweepReport,
+)
+from clusterous.remote.keys import KeyPair
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+CLUSTER_LABEL = "clusterous.cluster"
+INSTANCE_TYPES = {
+    "small": InstanceType("small", cpus=1, memory_mib=1024, hourly_price=0.0),
+    "medium": InstanceType("medium", cpus=2, memory_mib=2048, hourly_price=0.0),
+    "large": InstanceType("large", cpus=4, memory_mib=4096, hourly_price=0.0),
+    "xlarge": InstanceType("xlarge", cpus=8, memory_mib=8192, hourly_price=0.0),
+}
+DEFAULT_TYPES: dict[Role, str] = {"controller": "medium", "node": "small"}
+SWARM_ADDR_POOL = "10.201.0.0/16"
+
+
+def connect_docker() -> docker.DockerClient:
+    """The user's Docker engine, or an error that says how to get one running."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except docker.errors.DockerException as problem:
+        raise docker_unavailable(str(problem)) from problem
+
+
+def docker_unavailable(detail: str) -> ClusterousError:
+    if shutil.which("docker") is None and shutil.which("dockerd") is None:
+        return ClusterousError(
+            "Docker is not installed on this machine",
+            "the local provider runs the cluster's nodes as Docker containers",
+            "install Docker Engine (Debian/Ubuntu: sudo apt-get install docker.io; macOS or "
+            "Windows: Docker Desktop), start it, and run the command again",
+        )
+    return ClusterousError(
+        "cannot reach the Docker engine",
+        detail.splitlines()[0][:200] if detail else "it does not answer",
+        "start it (Linux: sudo systemctl start docker, or 'make docker' in a clusterous "
+        "checkout; Docker Desktop: open it), and check that you may use it ('docker info')",
+    )
+
+
+def host_nameservers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """Upstream resolvers for the nodes' inner dockerd (a loopback one is useless there)."""
+    candidates = [resolv_conf, Path("/run/systemd/resolve/resolv.conf")]
+    for path in candidates:
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:
+            continue
+        servers = [
+            line.split()[1]
+            for line in lines
+            if line.startswith("nameserver") and len(line.split()) > 1
+        ]
+        usable = [s for s in servers if not s.startswith("127.") and s != "::1"]
+        if usable:
+            return usable
+    return []
+
+
+class LocalProvider:
+    name = "local"
+    bootstrap_via_user_data = False
+
+    def __init__(
+        self,
+        cluster: str,
+        home: Home,
+        base_image: str = "debian:bookworm-slim",
+        node_type: str | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.cluster = cluster
+        self.node_type = node_type
+        self.home = home
+        self.base_image = base_image
+        self._client = client
+        self._lock = threading.Lock()
+
+    # -- plumbing -----------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        with self._lock:
+            if self._client is None:
+                self._client = connect_docker()
+            return self._client
+
+    def _name(self, suffix: str) -> str:
+        return f"clusterous-{self.cluster}-{suffix}"
+
+    @property
+    def network_name(self) -> str:
+        return f"clusterous-{self.cluster}"
+
+    @property
+    def shared_dir(self) -> Path:
+        return self.home.root / "volumes" / self.cluster
+
+    def _labels(self, role: str, **extra: str) -> dict[str, str]:
+        return {CLUSTER_LABEL: self.cluster, "clusterous.role": role, **extra}
+
+    def _label_filter(self) -> dict[str, Any]:
+        return {"label": f"{CLUSTER_LABEL}={self.cluster}"}
+
+    # -- checks ---------------------------------------------------------------
+
+    def preflight(self) -> None:
+        self.client.ping()
+
+    def instance_types(self) -> dict[str, InstanceType]:
+        return dict(INSTANCE_TYPES)
+
+    def default_instance_type(self, role: Role) -> str:
+        if role == "node" and self.node_type:
+            return self.node_type
+        return DEFAULT_TYPES[role]
+
+    def check_instance_types(self, names: Sequence[str]) -> None:
+        for name in names:
+            if name not in INSTANCE_TYPES:
+                valid = ", ".join(
+                    f"{t.name} ({t.cpus:g} CPU, {t.memory_mib // 1024} GiB)"
+                    for t in INSTANCE_TYPES.values()
+                )
+                raise InputError(
+                    f"unknown local instance type {name!r}",
+                    f"the local provider offers: {valid}",
+                    "pick one of those (or use the aws provider for EC2 types)",
+                )
+
+    def find_existing(self) -> list[str]:
+        found = [f"container {c.name}" for c in self._containers()]
+        found += [
+            f"network {n.name}" for n in self.client.networks.list(filters=self._label_filter())
+        ]
+        return found
+
+    # -- network and shared volume ---------------------------------------------
+
+    def create_network(self, recorder: Recorder) -> NetworkInfo:
+        existing = self.client.networks.list(
+            names=[self.network_name], filters=self._label_filter()
+        )
+        network = (
+            existing[0]
+            if existing
+            else self.client.networks.create(
+                self.network_name, driver="bridge", labels=self._labels("network")
+            )
+        )
+        network.reload()
+        resource = ResourceRecord("network", network.id, self.network_name)
+        recorder.record_resource(resource)
+        subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
+        return NetworkInfo(resource, subnet)
+
+    def create_shared_volume(
+        self, recorder: Recorder, size_gib: int | None, volume_id: str | None
+    ) -> ResourceRecord:
+        """The shared volume is a host directory; one the user brings is linked, never owned."""
+        self.shared_dir.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if volume_id:
+            brought = Path(volume_id).expanduser().absolute()
+            if not brought.is_dir():
+                raise InputError(
+                    f"shared volume {volume_id!r} is not a directory",
+                    "on the local provider a shared_volume_id is a directory you bring",
+                    "create it first, or leave shared_volume_id out",
+                )
+            if not self.shared_dir.is_symlink():
+                self.shared_dir.symlink_to(brought, target_is_directory=True)
+            resource = ResourceRecord("shared-dir", str(brought), "shared volume", keep=True)
+        else:
+            self.shared_dir.mkdir(exist_ok=True, mode=0o755)
+            resource = ResourceRecord("shared-dir", str(self.shared_dir), "shared volume")
+        recorder.record_resource(resource)
+        return resource
+
+    # -- nodes -----------------------------------------------------------------
+
+    def launch_nodes(
+        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]:
+        image = self._node_image(report)
+        shared = self.shared_dir.resolve()
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(requests)))) as pool:
+            futures = [pool.submit(self._launch_one, r, image, shared, recorder) for r in requests]
+            return [f.result() for f in futures]
+
+    def _node_image(self, report: Report) -> str:
+        from clusterous.providers.local.images import ensure_node_image
+
+        return ensure_node_image(self.client, self.base_image, "full", progress=report)
+
+    def _launch_one(
+        self, request: NodeRequest, image: str, shared: Path, recorder: Recorder
+    ) -> NodeRecord:
+        volume = self._node_volume(request.name, recorder)
+        container = self._create_container(request, image, shared, volume)
+        record = NodeRecord(request.name, request.group, request.instance_type, container.id[:12])
+        recorder.record_node(record)
+        self._place_keys(container, request)
+        container.start()
+        container.reload()
+        record = self._node_record(container)
+        recorder.record_node(record)
+        return record
+
+    def _node_volume(self, node: str, recorder: Recorder) -> str:
+        name = self._name(f"{node}-docker")
+        self.client.volumes.create(
+            name, labels=self._labels("node-volume", **{"clusterous.node": node})
+        )
+        recorder.record_resource(ResourceRecord("node-volume", name, name))
+        return name
+
+    def _create_container(
+        self, request: NodeRequest, image: str, shared: Path, volume: str
+    ) -> Container:
+        """Through the low-level API: the SDK cannot unmask /proc paths for the inner dockerd."""
+        from docker.types import Mount
+
+        itype = INSTANCE_TYPES[request.instance_type]
+        host_cpus = float(self.client.info().get("NCPU", 1))
+        api = self.client.api
+        host_config = api.create_host_config(
+            mounts=[
+                Mount("/data", str(shared), type="bind"),
+                Mount("/var/lib/docker", volume, type="volume"),
+            ],
+            port_bindings={22: ("127.0.0.1", None)} if request.role == "controller" else {},
+            nano_cpus=int(min(itype.cpus, host_cpus) * 1e9),
+            mem_limit=f"{itype.memory_mib}m",
+            network_mode=self.network_name,
+            **self._security(),
+        )
+        # What `docker run --security-opt systempaths=unconfined` sends: no masked /proc paths.
+        host_config["MaskedPaths"] = []
+        host_config["ReadonlyPaths"] = []
+        created = api.create_container(
+            image,
+            name=self._name(request.name),
+            hostname=request.name,
+            labels=self._labels(
+                request.role,
+                **{
+                    "clusterous.node": request.name,
+                    "clusterous.group": request.group,
+                    "clusterous.type": request.instance_type,
+                },
+            ),
+            ports=[22] if request.role == "controller" else None,
+            host_config=host_config,
+            detach=True,
+        )
+        return self.client.containers.get(created["Id"])
+
+    def _security(self) -> dict[str, Any]:
+        """What a node needs to run its own dockerd where --privileged is refused."""
+        from clusterous.providers.local.images import node_container_security
+
+        options = dict(node_container_security(privileged=False))
+        opts = [o for o in options.pop("security_opt", []) if o != "systempaths=unconfined"]
+        return {**options, "security_opt": opts}
+
+    def _place_keys(self, container: Container, request: NodeRequest) -> None:
+        """Host key and login key go in before sshd first starts: nothing to trust blindly."""
+        files = {
+            "etc/ssh/ssh_host_ed25519_key": (request.host_key.private_openssh, 0o600),
+            "etc/ssh/ssh_host_ed25519_key.pub": (request.host_key.public_openssh + "\n", 0o644),
+            "root/.ssh/authorized_keys": (request.authorized_key + "\n", 0o600),
+        }
+        container.put_archive("/", tar_of(files, directories=("root/.ssh",)))
+
+    def _node_record(self, container: Container) -> NodeRecord:
+        labels = container.labels
+        address = (
+            container.attrs["NetworkSettings"]["Networks"]
+            .get(self.network_name, {})
+            .get("IPAddress", "")
+        )
+        bindings = container.attrs["NetworkSettings"]["Ports"].get("22/tcp") or []
+        port = int(bindings[0]["HostPort"]) if bindings else 0
+        return NodeRecord(
+            name=labels.get("clusterous.node", ""),
+            group=labels.get("clusterous.group", ""),
+            instance_type=labels.get("clusterous.type", ""),
+            instance_id=container.id[:12],
+            private_addr=address,
+            ssh_host="127.0.0.1" if port else "",
+            ssh_port=port,
+        )
+
+    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None:
+        import docker
+
+        for node in nodes:
+            with contextlib.suppress(docker.errors.NotFound):
+                self.client.containers.get(self._name(node.name)).remove(force=True)
+            self._remove_volume(self._name(f"{node.name}-docker"))
+            report(f"removed node {node.name}")
+
+    def _remove_volume(self, name: str) -> None:
+        import docker
+
+        with contextlib.suppress(docker.errors.NotFound):
+            self.client.volumes.get(name).remove(force=True)
+
+    def _containers(self) -> list[Container]:
+        return list(self.client.containers.list(all=True, filters=self._label_filter()))
+
+    def describe_nodes(self) -> list[NodeView]:
+        views = []
+        for container in self._containers():
+            labels = container.labels
+            views.append(
+                NodeView(
+                    name=labels.get("clusterous.node", container.name),
+                    group=labels.get("clusterous.group", ""),
+                    instance_type=labels.get("clusterous.type", ""),
+                    instance_id=container.id[:12],
+                    state={"running": "running", "created": "pending"}.get(
+                        container.status, "stopped"
+                    ),
+                    private_addr=container.attrs["NetworkSettings"]["Networks"]
+                    .get(self.network_name, {})
+                    .get("IPAddress", ""),
+                )
+            )
+        return views
+
+    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
+        return {
+            "dns": " ".join(host_nameservers()),
+            "docker_storage_driver": "overlay2",
+            "registry_storage": "filesystem",
+            "swarm_addr_pool": SWARM_ADDR_POOL,
+            "nfs": "",
+            "shared_device": "",
+        }
+
+    # -- teardown ---------------------------------------------------------------
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+        result = SweepReport()
+        containers = self._containers()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda c: c.remove(force=True, v=True), containers))
+        result.removed += [f"container {c.name}" for c in containers]
+        if containers:
+            report(f"removed {len(containers)} node container(s)")
+        for volume in self.client.volumes.list(filters=self._label_filter()):
+            volume.remove(force=True)
+            result.removed.append(f"volume {volume.name}")
+        for network in self.client.networks.list(filters=self._label_filter()):
+            network.remove()
+            result.removed.append(f"network {network.name}")
+            report(f"removed network {network.name}")
+        self._sweep_shared(state, keep_volume, result, report)
+        result.leftovers = self.leftovers()
+        return result
+
+    def _sweep_shared(
+        self, state: ClusterState | None, keep_volume: bool, result: SweepReport, report: Report
+    ) -> None:
+        if self.shared_dir.is_symlink():
+            brought = self.shared_dir.resolve()
+            self.shared_dir.unlink()
+            result.kept.append(f"shared directory {brought} (brought by you: never deleted)")
+            return
+        if not self.shared_dir.exists():
+            return
+        if keep_volume:
+            result.kept.append(f"shared volume {self.shared_dir}")
+            report(f"kept the shared volume {self.shared_dir}")
+            return
+        self._remove_tree(self.shared_dir)
+        result.removed.append(f"shared volume {self.shared_dir}")
+        report(f"removed the shared volume {self.shared_dir}")
+
+    def _remove_tree(self, path: Path) -> None:
+        """Files made by root in the nodes may not be ours to delete: ask the engine."""
+        try:
+            shutil.rmtree(path)
+        except PermissionError:
+            self.client.containers.run(
+                self.base_image,
+                ["sh", "-c", "rm -rf /target/* /target/.[!.]* /target/..?*"],
+                mounts=[self._bind(path, "/target")],
+                remove=True,
+                labels=self._labels("cleanup"),
+            )
+            shutil.rmtree(path)
+
+    @staticmethod
+    def _bind(path: Path, target: str) -> Any:
+        from docker.types import Mount
+
+        return Mount(target, str(path), type="bind")
+
+    def leftovers(self) -> list[Leftover]:
+        left = [Leftover("container", c.name, c.status) for c in self._containers()]
+        left += [
+            Leftover("network", n.name)
+            for n in self.client.networks.list(filters=self._label_filter())
+        ]
+        left += [
+            Leftover("volume", v.name)
+            for v in self.client.volumes.list(filters=self._label_filter())
+        ]
+        return left
+
+    # -- finding clusters again ---------------------------------------------------
+
+    def list_clusters(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for container in self.client.containers.list(all=True, filters={"label": CLUSTER_LABEL}):
+            name = container.labels.get(CLUSTER_LABEL, "")
+            counts[name] = counts.get(name, 0) + 1
+        for network in self.client.networks.list(filters={"label": CLUSTER_LABEL}):
+            counts.setdefault(network.attrs.get("Labels", {}).get(CLUSTER_LABEL, ""), 0)
+        counts.pop("", None)
+        return counts
+
+    def adopt(self, login_key: KeyPair) -> ClusterState:
+        """Rebuild the ledger of a local cluster whose files were lost: the engine is ours."""
+        containers = [c for c in self._containers() if c.status == "running"]
+        if not containers:
+            raise ClusterousError(
+                f"no running node of cluster {self.cluster!r} on this Docker engine",
+                None,
+                "see 'clusterous ls-clusters'",
+            )
+        state = ClusterState(name=self.cluster, provider=self.name, profile="", status="ready")
+        authorized = {"root/.ssh/authorized_keys": (login_key.public_openssh + "\n", 0o600)}
+        for container in containers:
+            container.put_archive("/", tar_of(authorized, directories=("root/.ssh",)))
+            state.nodes.append(self._node_record(container))
+        network = self.client.networks.get(self.network_name)
+        state.private_cidr = network.attrs["IPAM"]["Config"][0]["Subnet"]
+        state.resources.append(ResourceRecord("network", network.id, self.network_name))
+        state.resources.append(ResourceRecord("shared-dir", str(self.shared_dir), "shared volume"))
+        return state
+
+    def host_public_key(self, node: str) -> str:
+        """The host key a node presents, read through the engine (adoption only)."""
+        container = self.client.containers.get(self._name(node))
+        code, output = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+        if code != 0:
+            raise ClusterousError(f"cannot read the host key of node {node}", output.decode()[:200])
+        return str(output.decode().strip())
+
+
+def tar_of(files: dict[str, tuple[str, int]], directories: Sequence[str] = ()) -> bytes:
+    """A tar archive of text files with their modes; ``directories`` are made 0700 first."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for directory in directories:
+            info = tarfile.TarInfo(directory)
+            info.type = tarfile.DIRTYPE
+            info.mode = 0o700
+            archive.addfile(info)
+        for path, (content, mode) in files.items():
+            data = content.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = mode
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

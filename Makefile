@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 BASE_IMAGE ?= debian:bookworm-slim
 
-.PHONY: venv docker base-image lint test test-unit demo clean
+.PHONY: venv docker tools base-image lint test test-unit demo clean
 
 $(BIN)/clusterous: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ venv: $(BIN)/clusterous
 docker:
 	bash scripts/ensure-docker.sh
 
+tools:
+	bash scripts/ensure-tools.sh
+
 base-image: docker
 	bash scripts/prepare-base-image.sh $(BASE_IMAGE)
 
@@ -27,13 +30,13 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: venv base-image lint
+test: venv tools base-image lint
 	$(BIN)/pytest
 
 test-unit: venv lint
 	$(BIN)/pytest -m "not e2e"
 
-demo: venv base-image
+demo: venv tools base-image
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 clean:

@@ -121,7 +121,18 @@ def cli(ctx: click.Context, profile: str | None, verbose: bool) -> None:
     Docker-packaged parallel application on it, scale it, and destroy it with
     nothing billable left behind.
     """
+    quiet_library_logs(verbose)
     ctx.obj = App(home=Home.from_environment(), profile_override=profile, verbose=verbose)
+
+
+def quiet_library_logs(verbose: bool) -> None:
+    """Libraries log from their own threads (paramiko's transport, for one); people see our
+    messages instead, and the libraries' only with --verbose."""
+    import logging
+
+    level = logging.DEBUG if verbose else logging.CRITICAL + 1
+    for name in ("paramiko", "docker", "urllib3", "botocore", "boto3"):
+        logging.getLogger(name).setLevel(level)
 
 
 def main() -> NoReturn:

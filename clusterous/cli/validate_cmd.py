@@ -1,0 +1,46 @@
+"""``clusterous validate FILE...``: check cluster profiles and environment files.
+
+Nothing is created and nothing heavy is imported: the command only reads
+files, so it is safe to run anywhere (an editor hook, CI) before ``create``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from clusterous.errors import FileInputError
+from clusterous.formats import Kind, validate_file
+from clusterous.formats.problems import Report
+
+KINDS = {"auto": None, "profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT}
+
+
+@click.command("validate")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--show", is_flag=True, help="Also print what each valid file means, as YAML.")
+@click.option(
+    "--kind",
+    type=click.Choice(sorted(KINDS)),
+    default="auto",
+    show_default=True,
+    help="Read every FILE as this kind instead of telling from its keys.",
+)
+def validate(files: tuple[Path, ...], show: bool, kind: str) -> None:
+    """Check cluster profiles and environment files; report every problem.
+
+    Prints one line per valid file; problems go to stderr as
+    FILE:LINE: field: message, and the exit code is 2 when there are any.
+    """
+    report = Report()
+    for path in files:
+        try:
+            result = validate_file(path, KINDS[kind])
+        except FileInputError as failure:
+            report.absorb(failure)
+            continue
+        click.echo(f"{path}: ok ({result.summary()})")
+        if show:
+            click.echo(result.to_yaml().rstrip("\n"))
+    report.raise_if_any()

@@ -338,7 +338,7 @@ def pump(client: socket.socket, channel: paramiko.Channel, closed: threading.Eve
                 if not data:
                     break
                 client.sendall(data)
-    except OSError:
+    except Exception:
         pass
     finally:
         channel.close()

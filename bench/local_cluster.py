@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""Benchmark of the local provider: create, add-node and destroy, through the real CLI.
+
+Measures, on the real Docker engine and with the node image already built:
+  * create of 1 controller + 3 workers,
+  * add-nodes 1 on that cluster,
+  * destroy of it,
+  * create with 2 and with 6 workers (nodes boot in parallel, so 6 should cost
+    at most 1.5x the time of 2).
+Each measurement is the median of --repeat runs of the `clusterous` command
+as a user types it (process start included). Prints a table and writes JSON
+to bench/results/local_cluster.json.
+
+    python bench/local_cluster.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+TARGETS = {"create_1c_3w": 20.0, "add_node": 8.0, "destroy": 5.0}
+RESULTS = Path(__file__).parent / "results"
+
+
+def clusterous(home: Path, *args: str) -> float:
+    """Run one CLI command; return its wall time, fail loudly if it fails."""
+    env = {**os.environ, "CLUSTEROUS_HOME": str(home)}
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "clusterous", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
+    return elapsed
+
+
+def workers_profile(directory: Path, name: str, workers: int) -> Path:
+    path = directory / f"{name}.yml"
+    path.write_text(
+        f"name: {name}\nprovider: local\nnode_groups:\n  worker:\n    count: {workers}\n"
+    )
+    return path
+
+
+def one_round(home: Path) -> dict[str, float]:
+    name = f"bench-{uuid.uuid4().hex[:6]}"
+    profile = workers_profile(home, name, 3)
+    times = {"create_1c_3w": clusterous(home, "create", str(profile))}
+    times["add_node"] = clusterous(home, "add-nodes", "1", "--cluster", name)
+    times["destroy"] = clusterous(home, "destroy", name, "--yes")
+    for workers in (2, 6):
+        other = f"{name}-{workers}"
+        times[f"create_{workers}w"] = clusterous(
+            home, "create", str(workers_profile(home, other, workers))
+        )
+        clusterous(home, "destroy", other, "--yes")
+    return times
+
+
+def warm_up(home: Path) -> None:
+    """Build the node image (if needed) outside the measurements: it is cached afterwards."""
+    name = f"bench-warm-{uuid.uuid4().hex[:6]}"
+    clusterous(home, "create", str(workers_profile(home, name, 1)))
+    clusterous(home, "destroy", name, "--yes")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="clusterous-bench-") as tmp:
+        home = Path(tmp)
+        warm_up(home)
+        rounds = [one_round(home) for _ in range(options.repeat)]
+    medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    ratio = medians["create_6w"] / medians["create_2w"]
+    print_table(medians, ratio, options.repeat)
+    RESULTS.mkdir(exist_ok=True)
+    report = {
+        "median_seconds": medians,
+        "rounds": rounds,
+        "create_6w_over_2w": ratio,
+        "targets_seconds": TARGETS,
+        "target_ratio": 1.5,
+        "cpus": os.cpu_count(),
+    }
+    (RESULTS / "local_cluster.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwritten: {RESULTS / 'local_cluster.json'}")
+
+
+def print_table(medians: dict[str, float], ratio: float, repeat: int) -> None:
+    print(f"local provider, median of {repeat} run(s), {os.cpu_count()} CPUs")
+    print(f"{'measure':<34}{'seconds':>9}{'target':>9}  ok")
+    labels = {
+        "create_1c_3w": "create (controller + 3 workers)",
+        "add_node": "add-nodes 1",
+        "destroy": "destroy (controller + 4 workers)",
+        "create_2w": "create (controller + 2 workers)",
+        "create_6w": "create (controller + 6 workers)",
+    }
+    for key, label in labels.items():
+        target = TARGETS.get(key)
+        verdict = "" if target is None else ("yes" if medians[key] <= target else "NO")
+        shown = "" if target is None else f"{target:.1f}"
+        print(f"{label:<34}{medians[key]:>9.2f}{shown:>9}  {verdict}")
+    print(
+        f"{'6 workers / 2 workers':<34}{ratio:>9.2f}{1.5:>9.1f}  {'yes' if ratio <= 1.5 else 'NO'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

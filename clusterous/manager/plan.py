@@ -67,7 +67,9 @@ class ClusterPlan:
             itype = types.get(members[0].instance_type)
             size = f"{itype.cpus:g} CPU, {itype.memory_mib / 1024:g} GiB" if itype else "?"
             price = "price unknown"
-            if itype and itype.hourly_price is not None:
+            if itype and itype.hourly_price == 0:
+                price = "free"
+            elif itype and itype.hourly_price is not None:
                 price = f"${itype.hourly_price * len(members):.4f}/h"
             rows.append((group, members[0].instance_type, len(members), size, price))
         return rows

@@ -167,7 +167,7 @@ class LocalProvider:
                 raise InputError(
                     f"unknown local instance type {name!r}",
                     f"the local provider offers: {valid}",
-                    "pick one of those (or use the aws provider for EC2 types)",
+                    "use one of those in the profile, or create on EC2 with --provider aws",
                 )
 
     def find_existing(self) -> list[str]:

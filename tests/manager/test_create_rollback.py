@@ -1,0 +1,176 @@
+"""A create that fails, at any step, removes what it made and names the step.
+
+The provider here is a fake at the edge: it records what it "makes" in the
+ledger exactly as a real one does, and can be told to fail while launching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from clusterous.errors import ClusterousError, ExitCode, Interrupted
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.create import ClusterCreator, CreateOptions
+from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
+from clusterous.manager.plan import default_groups, plan_cluster
+from clusterous.manager.report import SilentReporter
+from clusterous.providers.base import (
+    InstanceType,
+    Leftover,
+    NetworkInfo,
+    NodeRequest,
+    NodeView,
+    Recorder,
+    Report,
+    Role,
+    SweepReport,
+)
+from clusterous.remote.keys import KeyPair
+
+
+class FailingProvider:
+    name = "fake"
+    bootstrap_via_user_data = False
+
+    def __init__(self, failure: BaseException) -> None:
+        self.failure = failure
+        self.made: list[str] = []
+        self.swept = False
+
+    def preflight(self) -> None:
+        pass
+
+    def instance_types(self) -> dict[str, InstanceType]:
+        return {"t": InstanceType("t", 1, 1024)}
+
+    def default_instance_type(self, role: Role) -> str:
+        return "t"
+
+    def check_instance_types(self, names: Sequence[str]) -> None:
+        pass
+
+    def find_existing(self) -> list[str]:
+        return list(self.made)
+
+    def create_network(self, recorder: Recorder) -> NetworkInfo:
+        resource = ResourceRecord("network", "net-1")
+        self.made.append("net-1")
+        recorder.record_resource(resource)
+        return NetworkInfo(resource, "10.0.0.0/24")
+
+    def create_shared_volume(
+        self, recorder: Recorder, size_gib: int | None, volume_id: str | None
+    ) -> ResourceRecord:
+        resource = ResourceRecord("shared-dir", "vol-1")
+        self.made.append("vol-1")
+        recorder.record_resource(resource)
+        return resource
+
+    def launch_nodes(
+        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]:
+        first = requests[0]
+        self.made.append(first.name)
+        recorder.record_node(NodeRecord(first.name, first.group, first.instance_type, "i-1"))
+        raise self.failure
+
+    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None:
+        pass
+
+    def describe_nodes(self) -> list[NodeView]:
+        return []
+
+    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
+        return {}
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+        self.swept = True
+        removed, self.made = self.made, []
+        return SweepReport(removed=removed)
+
+    def leftovers(self) -> list[Leftover]:
+        return [Leftover("thing", m) for m in self.made]
+
+    def list_clusters(self) -> dict[str, int]:
+        return {}
+
+    def adopt(self, login_key: KeyPair) -> ClusterState:
+        raise NotImplementedError
+
+    def host_public_key(self, node: str) -> str:
+        raise NotImplementedError
+
+
+def _creator(
+    tmp_path: Path, provider: FailingProvider, keep: bool = False
+) -> tuple[ClusterCreator, Ledger]:
+    home = Home(tmp_path)
+    plan = plan_cluster("rb", provider, "p", default_groups(2, None, None))
+    ledger = Ledger(home, "rb")
+    creator = ClusterCreator(
+        plan,
+        provider,
+        ledger,
+        ClusterAccess.of(home, "rb"),
+        SilentReporter(),
+        CreateOptions(30, keep),
+    )
+    return creator, ledger
+
+
+def test_a_failed_launch_is_rolled_back_and_the_step_named(tmp_path: Path) -> None:
+    provider = FailingProvider(ClusterousError("no capacity", "the engine said no"))
+    creator, ledger = _creator(tmp_path, provider)
+    with pytest.raises(ClusterousError) as error:
+        creator.create()
+    message = error.value.render()
+    assert "failed while launching 4 nodes" in message
+    assert "no capacity: the engine said no" in message
+    assert "everything made so far was removed" in message
+    assert provider.swept and provider.made == []
+    assert not ledger.exists()
+
+
+def test_a_foreign_exception_is_named_by_its_type_and_rolled_back(tmp_path: Path) -> None:
+    provider = FailingProvider(RuntimeError("socket closed"))
+    creator, ledger = _creator(tmp_path, provider)
+    with pytest.raises(ClusterousError, match="RuntimeError: socket closed"):
+        creator.create()
+    assert provider.swept and not ledger.exists()
+
+
+def test_keep_on_failure_keeps_the_pieces_and_says_how_to_remove_them(tmp_path: Path) -> None:
+    provider = FailingProvider(ClusterousError("boom"))
+    creator, ledger = _creator(tmp_path, provider, keep=True)
+    with pytest.raises(ClusterousError) as error:
+        creator.create()
+    assert "clusterous destroy rb" in error.value.render()
+    assert not provider.swept
+    state = ledger.load()
+    assert state.status == "failed"
+    assert [r.id for r in state.resources] == ["net-1", "vol-1"]
+    assert [n.name for n in state.nodes] == ["controller"]
+
+
+def test_ctrl_c_rolls_back_and_exits_130(tmp_path: Path) -> None:
+    provider = FailingProvider(KeyboardInterrupt())
+    creator, ledger = _creator(tmp_path, provider)
+    with pytest.raises(Interrupted) as error:
+        creator.create()
+    assert error.value.exit_code == ExitCode.INTERRUPTED
+    assert "interrupted while launching" in error.value.render()
+    assert provider.swept and not ledger.exists()
+
+
+def test_a_name_already_in_use_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    provider = FailingProvider(ClusterousError("never reached"))
+    provider.made = ["container clusterous-rb-controller"]
+    creator, ledger = _creator(tmp_path, provider)
+    with pytest.raises(ClusterousError, match="already exist") as error:
+        creator.create()
+    assert error.value.exit_code == ExitCode.BAD_INPUT
+    assert not provider.swept and not ledger.exists()

@@ -23,14 +23,9 @@ def managed_key_path(home: Home, key_pair: str) -> Path:
 
 def new_private_key() -> bytes:
     """A fresh ed25519 private key in OpenSSH format, unencrypted (the file is 0600)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from clusterous.remote.keys import generate_ed25519
 
-    return Ed25519PrivateKey.generate().private_bytes(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PrivateFormat.OpenSSH,
-        encryption_algorithm=serialization.NoEncryption(),
-    )
+    return generate_ed25519().private_openssh.encode()
 
 
 def write_private_key(path: Path, private_key: bytes) -> None:

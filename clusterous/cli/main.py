@@ -34,6 +34,17 @@ COMMANDS: dict[str, str] = {
     "workon": "clusterous.cli.workon_cmd:workon",
     "ls-clusters": "clusterous.cli.workon_cmd:ls_clusters",
     "destroy": "clusterous.cli.destroy_cmd:destroy",
+    "run": "clusterous.cli.run_cmd:run",
+    "quit": "clusterous.cli.quit_cmd:quit_",
+    "tunnel": "clusterous.cli.tunnel_cmd:tunnel",
+    "logs": "clusterous.cli.logs_cmd:logs",
+    "connect": "clusterous.cli.connect_cmd:connect",
+    "build-image": "clusterous.cli.image_cmd:build_image",
+    "image-info": "clusterous.cli.image_cmd:image_info",
+    "put": "clusterous.cli.files_cmd:put",
+    "get": "clusterous.cli.files_cmd:get",
+    "ls": "clusterous.cli.files_cmd:ls",
+    "rm": "clusterous.cli.files_cmd:rm",
 }
 
 

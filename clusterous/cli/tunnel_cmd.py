@@ -1,0 +1,27 @@
+"""``clusterous tunnel``: show the environment's tunnels, re-opening any that died."""
+
+from __future__ import annotations
+
+import click
+
+from clusterous.cli.context import App, pass_app
+from clusterous.cli.render import table
+
+
+@click.command()
+@click.option("--cluster", help="Cluster name (default: current).")
+@pass_app
+def tunnel(app: App, cluster: str | None) -> None:
+    """List the tunnels of the running environment; re-open those that died."""
+    from clusterous.environments import service
+    from clusterous.manager import service as manager
+
+    handle = manager.open_cluster(app.home, cluster, app.profile_override)
+    found = service.reopen_tunnels(handle)
+    if not found:
+        app.out.print("No tunnels: the running environment has none, or none is running.")
+        return
+    rows = [(r.url, f"{r.component}:{r.remote_port}", r.pid, how) for r, how in found]
+    app.out.print(table(None, ["local", "component", "pid", "state"], rows))
+    for record, _ in found:
+        app.out.print(record.rendered_message())

@@ -1,0 +1,443 @@
+"""The environment operations the CLI calls: run, quit, tunnel, logs, connect, images, files.
+
+Each function takes a ClusterHandle (``manager.service.open_cluster``), opens
+one SSH session to the controller (pinned host key) and, where needed, the
+docker SDK on the controller's engine through it. Nothing here knows which
+provider made the cluster. The running environment and its tunnels are
+recorded in the cluster's state (``settings``) as soon as each exists.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clusterous.engine.swarm import engine_client
+from clusterous.environments import tunnels
+from clusterous.environments.deploy import DeployPlan, plan_deploy
+from clusterous.environments.files import SharedVolume, Transfer, open_volume
+from clusterous.environments.tunnels import TunnelRecord
+from clusterous.errors import ClusterousError, InputError
+from clusterous.manager.report import Reporter
+
+if TYPE_CHECKING:
+    import docker
+
+    from clusterous.formats import Environment
+    from clusterous.manager.service import ClusterHandle
+    from clusterous.remote.ssh import Session
+
+ENV_KEY = "environment"
+DEFAULT_RUN_TIMEOUT = 600.0
+QUIT_TIMEOUT = 30.0
+
+
+@dataclass
+class RunResult:
+    environment: str
+    components: list[str]
+    images_built: list[str] = field(default_factory=list)
+    images_skipped: list[str] = field(default_factory=list)
+    files: Transfer = field(default_factory=Transfer)
+    tunnels: list[TunnelRecord] = field(default_factory=list)
+
+
+@contextmanager
+def controller(handle: ClusterHandle) -> Iterator[Session]:
+    with handle.access.connect_controller(handle.state()) as session:
+        yield session
+
+
+@contextmanager
+def engine(handle: ClusterHandle) -> Iterator[tuple[Session, docker.DockerClient]]:
+    import docker as docker_sdk
+
+    with controller(handle) as session, engine_client(session) as client:
+        try:
+            yield session, client
+        except docker_sdk.errors.DockerException as problem:
+            raise ClusterousError(
+                "the controller's Docker engine refused a request", str(problem)
+            ) from problem
+
+
+def running_environment(handle: ClusterHandle) -> dict[str, Any] | None:
+    found = handle.state().settings.get(ENV_KEY)
+    return dict(found) if found else None
+
+
+def load(path: Path) -> Environment:
+    from clusterous.formats import load_environment
+
+    if not path.is_file():
+        raise InputError(f"no environment file at {path}", None, "check the path")
+    return load_environment(path)
+
+
+# -- run --------------------------------------------------------------------------
+
+
+def run(
+    handle: ClusterHandle, path: Path, reporter: Reporter, timeout: float = DEFAULT_RUN_TIMEOUT
+) -> RunResult:
+    """Copy, build, deploy in dependency order, then open the tunnels."""
+    from clusterous.environments import images, swarm_apps
+
+    environment = load(path)
+    deadline = time.monotonic() + timeout
+    result = RunResult(environment.name, [])
+    with engine(handle) as (session, client):
+        plan = plan_deploy(environment, swarm_apps.group_cpus(client))
+        _check_tunnel_ports(handle, environment)
+        result.files = _copy(session, environment, reporter)
+        _build_images(client, environment, reporter, result)
+        images.check_pullable(client, [s.image for s in plan.services])
+        _replace_previous(handle, client, deadline, reporter)
+        _deploy(handle, client, plan, path, deadline, reporter)
+        result.components = [s.name for s in plan.services]
+        result.tunnels = _open_tunnels(handle, client, environment, reporter)
+    return result
+
+
+def _check_tunnel_ports(handle: ClusterHandle, environment: Environment) -> None:
+    ours = {t.local_port for t in tunnels.recorded(handle.state().settings)}
+    for tunnel in environment.tunnels:
+        if tunnel.local_port not in ours:
+            tunnels.check_port(tunnel.local_port, tunnel.component)
+
+
+def _copy(session: Session, environment: Environment, reporter: Reporter) -> Transfer:
+    total = Transfer()
+    if not environment.copy_dirs:
+        return total
+    reporter.step(f"copying {len(environment.copy_dirs)} director(ies) to /data")
+    volume = open_volume(session.transport)
+    try:
+        for directory in environment.copy_dirs:
+            if not directory.is_dir():
+                raise InputError(
+                    f"the directory {directory} named under 'copy:' does not exist",
+                    None,
+                    "fix 'copy:' in the environment file (it is relative to the file)",
+                )
+            done = volume.put(directory, None, lambda p: reporter.detail(f"sent {p}"))
+            total.sent += done.sent
+            total.unchanged += done.unchanged
+            total.bytes_sent += done.bytes_sent
+    finally:
+        volume.sftp.close()
+    reporter.done(f"files: {total.sent} sent, {total.unchanged} unchanged")
+    return total
+
+
+def _build_images(
+    client: docker.DockerClient, environment: Environment, reporter: Reporter, result: RunResult
+) -> None:
+    from clusterous.environments import images
+
+    for spec in environment.images:
+        reporter.step(f"image {spec.image_name}: building on the controller")
+        built = images.build_and_push(client, spec.dockerfile, spec.image_name, reporter.detail)
+        if built.built:
+            result.images_built.append(built.image)
+            reporter.done(f"image {built.image} built and pushed")
+        else:
+            result.images_skipped.append(built.image)
+            reporter.done(f"image {built.image} unchanged: build skipped")
+
+
+def _replace_previous(
+    handle: ClusterHandle, client: docker.DockerClient, deadline: float, reporter: Reporter
+) -> None:
+    from clusterous.environments import swarm_apps
+
+    previous = running_environment(handle)
+    stopped = tunnels.stop_all(handle.state().settings)
+    removed = swarm_apps.remove_environment(
+        client, None, previous.get("network") if previous else None, deadline
+    )
+    handle.ledger.update(_forget_environment)
+    if removed or stopped:
+        reporter.done(f"stopped the previous environment ({', '.join(removed) or 'tunnels'})")
+
+
+def _forget_environment(state: Any) -> None:
+    state.settings.pop(ENV_KEY, None)
+    state.settings.pop(tunnels.SETTINGS_KEY, None)
+
+
+def _deploy(
+    handle: ClusterHandle,
+    client: docker.DockerClient,
+    plan: DeployPlan,
+    path: Path,
+    deadline: float,
+    reporter: Reporter,
+) -> None:
+    from clusterous.environments import swarm_apps
+
+    swarm_apps.ensure_network(client, plan.network, plan.environment)
+    started: list[str] = []
+    for spec in plan.services:
+        swarm_apps.create_service(client, spec, plan.network)
+        started.append(spec.name)
+        _record_environment(handle, plan, path, started)
+        swarm_apps.wait_running(
+            client,
+            spec,
+            deadline,
+            lambda p: reporter.node(p.component, f"{p.running}/{p.desired} running"),
+        )
+        reporter.done(f"{spec.name} running")
+
+
+def _record_environment(
+    handle: ClusterHandle, plan: DeployPlan, path: Path, started: list[str]
+) -> None:
+    record = {
+        "name": plan.environment,
+        "file": str(path.resolve()),
+        "network": plan.network,
+        "components": list(started),
+        "started_at": time.time(),
+    }
+    handle.ledger.update(lambda state: state.settings.__setitem__(ENV_KEY, record))
+
+
+# -- tunnels ----------------------------------------------------------------------
+
+
+def _open_tunnels(
+    handle: ClusterHandle, client: docker.DockerClient, environment: Environment, reporter: Reporter
+) -> list[TunnelRecord]:
+    opened = []
+    for tunnel in environment.tunnels:
+        host = component_address(client, tunnel.component)
+        wanted = TunnelRecord(
+            tunnel.local_port, tunnel.component, host, tunnel.remote_port, 0, tunnel.message
+        )
+        record = _start_tunnel(handle, wanted)
+        opened.append(record)
+        reporter.done(f"tunnel localhost:{record.local_port} -> {tunnel.component}")
+    return opened
+
+
+def _start_tunnel(handle: ClusterHandle, wanted: TunnelRecord) -> TunnelRecord:
+    log = handle.ledger.dir / f"tunnel-{wanted.local_port}.log"
+    record = tunnels.start(handle.home.root, handle.name, wanted, log)
+
+    def put(state: Any) -> None:
+        kept = [
+            t
+            for t in state.settings.get(tunnels.SETTINGS_KEY, [])
+            if t["local_port"] != record.local_port
+        ]
+        state.settings[tunnels.SETTINGS_KEY] = [*kept, record.to_dict()]
+
+    handle.ledger.update(put)
+    return record
+
+
+def component_address(client: docker.DockerClient, component: str) -> str:
+    """The address of a node that runs ``component`` (seen from the controller)."""
+    running = [
+        t
+        for t in client.api.tasks(filters={"service": component, "desired-state": "running"})
+        if t.get("Status", {}).get("State") == "running"
+    ]
+    if not running:
+        raise ClusterousError(
+            f"component {component!r} has no running task to open a tunnel to",
+            None,
+            f"see 'clusterous status' and 'clusterous logs {component}'",
+        )
+    node_ids = sorted(t["NodeID"] for t in running)
+    return str(client.nodes.get(node_ids[0]).attrs["Status"]["Addr"])
+
+
+def reopen_tunnels(handle: ClusterHandle) -> list[tuple[TunnelRecord, str]]:
+    """Every recorded tunnel, re-opened when its process is gone: (record, "open"|"reopened")."""
+    records = tunnels.recorded(handle.state().settings)
+    if not records:
+        return []
+    dead = [r for r in records if not tunnels.is_tunnel_process(r.pid)]
+    results = [(r, "open") for r in records if r not in dead]
+    if dead:
+        with engine(handle) as (_, client):
+            for record in dead:
+                host = component_address(client, record.component)
+                fresh = TunnelRecord(
+                    record.local_port, record.component, host, record.remote_port, 0, record.message
+                )
+                tunnels.check_port(record.local_port, record.component)
+                results.append((_start_tunnel(handle, fresh), "reopened"))
+    return results
+
+
+# -- quit ---------------------------------------------------------------------------
+
+
+@dataclass
+class QuitResult:
+    environment: str | None
+    services: list[str]
+    tunnels: list[TunnelRecord]
+
+
+def quit_environment(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
+    from clusterous.environments import swarm_apps
+
+    state = handle.state()
+    running = state.settings.get(ENV_KEY) or {}
+    stopped = tunnels.stop_all(state.settings)
+    handle.ledger.update(lambda s: s.settings.pop(tunnels.SETTINGS_KEY, None))
+    if tunnel_only:
+        return QuitResult(running.get("name"), [], stopped)
+    with engine(handle) as (_, client):
+        removed = swarm_apps.remove_environment(
+            client, None, running.get("network"), time.monotonic() + QUIT_TIMEOUT
+        )
+    handle.ledger.update(_forget_environment)
+    return QuitResult(running.get("name"), removed, stopped)
+
+
+# -- observing --------------------------------------------------------------------
+
+
+def logs(
+    handle: ClusterHandle,
+    component: str,
+    on_line: Callable[[str, str], None],
+    follow: bool = False,
+    tail: int | None = None,
+) -> None:
+    """Every task's output, each line with the node it came from."""
+    from clusterous.environments import logs as log_lines
+    from clusterous.environments import swarm_apps
+
+    with engine(handle) as (_, client):
+        require_component(client, component)
+        names = swarm_apps.node_names(client)
+        for node, line in log_lines.stream(client, component, names, follow, tail):
+            on_line(node, line)
+
+
+def require_component(client: docker.DockerClient, component: str) -> None:
+    from clusterous.environments import swarm_apps
+
+    names = sorted(s.name for s in swarm_apps.services_of(client))
+    if component not in names:
+        raise InputError(
+            f"no component named {component!r} is running",
+            f"running: {', '.join(names)}" if names else "no environment is running",
+            "see 'clusterous status'; start one with 'clusterous run ENV_FILE'",
+        )
+
+
+def connect_command(handle: ClusterHandle, component: str, task: int | None) -> list[str]:
+    """The ssh command line for an interactive shell in one of the component's containers."""
+    from clusterous.environments import swarm_apps
+
+    with engine(handle) as (_, client):
+        require_component(client, component)
+        running = [
+            t
+            for t in swarm_apps.tasks(client, component, swarm_apps.node_names(client))
+            if t.state == "running" and t.container_id
+        ]
+    running.sort(key=lambda t: (t.node, t.id))
+    if not running:
+        raise ClusterousError(f"component {component!r} has no running container", None, None)
+    if task is None and len(running) > 1:
+        choices = ", ".join(f"{i + 1} ({t.node})" for i, t in enumerate(running))
+        raise InputError(
+            f"component {component!r} runs {len(running)} containers",
+            f"choose one with --task: {choices}",
+        )
+    index = (task or 1) - 1
+    if not 0 <= index < len(running):
+        raise InputError(f"--task must be between 1 and {len(running)}, got {task}")
+    chosen = running[index]
+    state = handle.state()
+    ssh = handle.access.ssh_command(state, state.node(chosen.node))
+    return [ssh[0], "-t", *ssh[1:], exec_shell(chosen.container_id)]
+
+
+def exec_shell(container_id: str) -> str:
+    """bash when the image has it, else sh."""
+    return (
+        f"docker exec -it {container_id} sh -c 'command -v bash >/dev/null && exec bash || exec sh'"
+    )
+
+
+# -- images -------------------------------------------------------------------------
+
+
+def build_image(
+    handle: ClusterHandle, directory: Path, name: str, on_line: Callable[[str], None]
+) -> str:
+    from clusterous.environments import images
+
+    with engine(handle) as (_, client):
+        return images.build_and_push(client, directory, name, on_line, force=True).image
+
+
+def image_info(handle: ClusterHandle, name: str) -> Any:
+    from clusterous.environments import registry
+
+    with controller(handle) as session, session.forward("127.0.0.1", 5000) as forward:
+        return registry.describe(f"http://127.0.0.1:{forward.port}", name)
+
+
+# -- shared volume ------------------------------------------------------------------
+
+
+@contextmanager
+def volume(handle: ClusterHandle) -> Iterator[SharedVolume]:
+    with controller(handle) as session:
+        shared = open_volume(session.transport)
+        try:
+            yield shared
+        finally:
+            shared.sftp.close()
+
+
+# -- finding the cluster ------------------------------------------------------------
+
+
+def cluster_for_run(
+    home: Any, cluster: str | None, profile_override: str | None, path: Path
+) -> ClusterHandle:
+    """The cluster to run on; without one, say how to create a cluster for this file."""
+    from clusterous.manager import service as manager
+
+    try:
+        return manager.open_cluster(home, cluster, profile_override)
+    except InputError as problem:
+        if home.cluster_names() and cluster is None:
+            raise
+        environment = load(path)
+        raise no_cluster_error(environment, path, cluster) from problem
+
+
+def no_cluster_error(environment: Environment, path: Path, cluster: str | None) -> InputError:
+    what = f"no cluster named {cluster!r}" if cluster else "there is no cluster to run on"
+    if environment.cluster is None:
+        return InputError(
+            what,
+            f"environment {environment.name!r} runs on a cluster with groups 'master' and 'worker'",
+            "create one first: 'clusterous create --workers 2', then run the file again",
+        )
+    groups = ", ".join(environment.cluster)
+    return InputError(
+        what,
+        f"{path.name} describes its own cluster (groups {groups})",
+        "create it with a profile that names this file, e.g. a file cluster.yml with\n"
+        f"       name: {environment.name.lower().replace('_', '-')}\n"
+        f"       environment_file: {path}\n"
+        "     then 'clusterous create cluster.yml' (which also runs the environment)",
+    )

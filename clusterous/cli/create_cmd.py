@@ -43,16 +43,14 @@ def create(
 
     request = service.CreateRequest(profile_file, name, workers, provider)
     plan, chosen = service.plan_create(app.home, app.profile_override, request)
-    app.err.print(
-        table(
-            f"Plan for cluster '{plan.name}' ({plan.provider})",
-            ["group", "type", "count", "size", "price"],
-            plan.rows(chosen),
-        )
-    )
+    title = f"Plan for cluster '{plan.name}' ({plan.provider})"
     if dry_run:
+        columns = ["group", "type", "count", "image", "price"]
+        app.out.print(table(title, columns, plan.priced_rows(chosen)))
         app.out.print("Dry run: nothing was created.")
         return
+    columns = ["group", "type", "count", "size", "price"]
+    app.err.print(table(title, columns, plan.rows(chosen)))
     if plan.provider != "local" and not yes:
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)
@@ -68,7 +66,8 @@ def create(
         f"'clusterous destroy {state.name}'"
     )
     if plan.environment_file:
-        app.out.print(
-            f"This profile names the environment {plan.environment_file}; running "
-            "environments on a cluster comes in the next release."
-        )
+        from clusterous.cli.run_cmd import run_environment
+
+        app.out.print(f"Running the profile's environment {plan.environment_file}.")
+        handle = service.open_cluster(app.home, state.name, app.profile_override)
+        run_environment(app, handle, plan.environment_file, timeout)

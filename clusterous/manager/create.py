@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger
-from clusterous.manager.nodes import NodeBootstrapper, node_requests
-from clusterous.manager.plan import ClusterPlan
+from clusterous.manager.nodes import NodeBootstrapper, node_requests, user_data_requests
+from clusterous.manager.plan import ClusterPlan, NodePlan
+from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import Provider
 
@@ -65,6 +66,7 @@ class ClusterCreator:
         reporter: Reporter,
         options: CreateOptions,
         clock: Callable[[], float] = time.monotonic,
+        readiness: Readiness | None = None,
     ) -> None:
         self.plan = plan
         self.provider = provider
@@ -73,6 +75,7 @@ class ClusterCreator:
         self.reporter = reporter
         self.options = options
         self.clock = clock
+        self.readiness = readiness or SwarmReadiness(access, ledger, reporter, clock)
         self.current_step = "checking"
 
     def create(self) -> ClusterState:
@@ -119,6 +122,8 @@ class ClusterCreator:
             self.provider.create_shared_volume(
                 self.ledger, self.plan.shared_volume_size, self.plan.shared_volume_id
             )
+        if self.provider.bootstrap_via_user_data:
+            return self._build_by_user_data(deadline)
         with self._step(f"launching {len(self.plan.all_nodes)} nodes"):
             login = self.access.new_login_key()
             triples = [(n.name, n.group, n.instance_type) for n in self.plan.all_nodes]
@@ -140,6 +145,29 @@ class ClusterCreator:
         self.ledger.set_status("ready")
         return self.ledger.load()
 
+    def _build_by_user_data(self, deadline: float) -> ClusterState:
+        """Controller first; its join token goes into the user-data of every other node."""
+        login = self.access.new_login_key().public_openssh
+        self.ledger.update(lambda s: s.settings.update(groups=group_settings(self.plan.nodes)))
+        with self._step("launching the controller"):
+            self._launch_user_data([self.plan.controller], login, join_token="")
+        with ExitStack() as stack:
+            with self._step("waiting for the controller to configure itself (Swarm, registry)"):
+                link = stack.enter_context(self.readiness.controller(self.ledger.load(), deadline))
+            if self.plan.nodes:
+                with self._step(f"launching {len(self.plan.nodes)} nodes"):
+                    self._launch_user_data(list(self.plan.nodes), login, link.join_token())
+            with self._step("waiting for every node to be Ready in Swarm"):
+                link.wait_ready(self.ledger.load().nodes, deadline)
+        self.ledger.set_status("ready")
+        return self.ledger.load()
+
+    def _launch_user_data(self, nodes: list[NodePlan], login: str, join_token: str) -> None:
+        requests = user_data_requests(
+            self.ledger.load(), self.provider, self.access, nodes, login, join_token
+        )
+        self.provider.launch_nodes(requests, self.ledger, self.reporter.detail)
+
     def _after_failure(self) -> None:
         if self.options.keep_on_failure:
             self.ledger.set_status("failed")
@@ -158,3 +186,8 @@ class ClusterCreator:
         if self.ledger.exists():
             return f"some pieces could not be removed: run 'clusterous destroy {self.plan.name}'"
         return "everything made so far was removed"
+
+
+def group_settings(nodes: tuple[NodePlan, ...]) -> dict[str, dict[str, object]]:
+    """Per group, what add-nodes must launch alike later (market, fallback)."""
+    return {n.group: {"spot": n.spot, "spot_fallback": n.spot_fallback} for n in nodes}

@@ -22,9 +22,11 @@ from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import NodeRequest, Provider
+from clusterous.remote.keys import KeyPair, generate_ed25519
 from clusterous.remote.ssh import Session, wait_for_ssh
 
 if TYPE_CHECKING:
+    from clusterous.manager.plan import NodePlan
     from clusterous.node import BootstrapParams
 
 
@@ -43,6 +45,71 @@ def node_requests(
         )
         for name, group, itype in nodes
     ]
+
+
+def user_data_requests(
+    state: ClusterState,
+    provider: Provider,
+    access: ClusterAccess,
+    nodes: Sequence[NodePlan],
+    login_public_key: str,
+    join_token: str,
+) -> list[NodeRequest]:
+    """Requests for providers that deliver the bootstrap as user-data, one launch per group.
+
+    The nodes of one group are launched together with one user-data, so they
+    share one host key, pinned under each node's alias; the bootstrap finds each
+    node's own name and instance id at boot.
+    """
+    requests: list[NodeRequest] = []
+    grouped: dict[str, list[NodePlan]] = {}
+    for node in nodes:
+        grouped.setdefault(node.group, []).append(node)
+    for group, members in grouped.items():
+        host_key = generate_ed25519(access.alias(group))
+        for member in members:
+            access.known_hosts.add(access.alias(member.name), host_key.public_openssh)
+        params = _user_data_params(state, provider, members[0], join_token, host_key)
+        params = replace(params, authorized_key=login_public_key)
+        requests += [
+            NodeRequest(
+                name=m.name,
+                group=group,
+                instance_type=m.instance_type,
+                role="controller" if group == "controller" else "node",
+                host_key=host_key,
+                authorized_key=login_public_key,
+                bootstrap=params,
+                spot=m.spot,
+                spot_fallback=m.spot_fallback,
+            )
+            for m in members
+        ]
+    return requests
+
+
+def _user_data_params(
+    state: ClusterState, provider: Provider, first: NodePlan, join_token: str, host_key: KeyPair
+) -> BootstrapParams:
+    """Addresses and instance id are left empty: each node detects its own at boot."""
+    from clusterous.node import BootstrapParams
+
+    controller = state.controller
+    is_controller = first.group == "controller"
+    settings = dict(provider.bootstrap_settings(state.private_cidr))
+    if not is_controller:
+        settings["shared_device"] = ""
+    return BootstrapParams(
+        cluster=state.name,
+        node=first.name,
+        role="controller" if is_controller else "node",
+        group=first.group,
+        controller_addr="" if is_controller or controller is None else controller.private_addr,
+        join_token=join_token,
+        private_cidr=state.private_cidr,
+        host_key=host_key.private_openssh,
+        **settings,
+    )
 
 
 class NodeBootstrapper:

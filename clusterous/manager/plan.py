@@ -22,6 +22,8 @@ class NodePlan:
     name: str
     group: str
     instance_type: str
+    spot: bool = False
+    spot_fallback: str = "on-demand"
 
     @property
     def role(self) -> str:
@@ -35,6 +37,8 @@ class GroupRequest:
     name: str
     instance_type: str | None
     count: int
+    spot: bool = False
+    spot_fallback: str = "on-demand"
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,24 @@ class ClusterPlan:
             rows.append((group, members[0].instance_type, len(members), size, price))
         return rows
 
+    def priced_rows(self, provider: Provider) -> list[tuple[str, str, int, str, str]]:
+        """(group, type, count, image, hourly price) per line, then the total (--dry-run)."""
+        prices = {n: t.hourly_price for n, t in provider.instance_types().items()}
+        rows = []
+        total: float | None = 0.0
+        for group, members in [("controller", [self.controller]), *self.groups().items()]:
+            itype = members[0].instance_type
+            hourly = prices.get(itype)
+            line = None if hourly is None else hourly * len(members)
+            total = None if total is None or line is None else total + line
+            price = "price unknown" if line is None else f"${line:.4f}/h"
+            if line is not None and members[0].spot:
+                price += " (on-demand price; spot costs less)"
+            rows.append((group, itype, len(members), provider.image_of(itype), price))
+        total_text = "price unknown" if total is None else f"${total:.4f}/h"
+        rows.append(("total", "", len(self.all_nodes), "", total_text))
+        return rows
+
 
 def plan_cluster(
     name: str,
@@ -94,7 +116,8 @@ def plan_cluster(
     for group in requested:
         itype = group.instance_type or provider.default_instance_type("node")
         nodes += [
-            NodePlan(f"{group.name}-{i}", group.name, itype) for i in range(1, group.count + 1)
+            NodePlan(f"{group.name}-{i}", group.name, itype, group.spot, group.spot_fallback)
+            for i in range(1, group.count + 1)
         ]
     provider.check_instance_types(sorted({n.instance_type for n in (controller, *nodes)}))
     return ClusterPlan(

@@ -16,8 +16,9 @@ from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
-from clusterous.manager.nodes import NodeBootstrapper, node_requests
-from clusterous.manager.plan import next_node_names
+from clusterous.manager.nodes import NodeBootstrapper, node_requests, user_data_requests
+from clusterous.manager.plan import NodePlan, next_node_names
+from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import Provider
 
@@ -30,6 +31,12 @@ class ScaleContext:
     reporter: Reporter
     timeout: float = 600.0
     clock: Callable[[], float] = time.monotonic
+    readiness: Readiness | None = None  # None: SSH and Swarm on the controller
+
+    def links(self) -> Readiness:
+        if self.readiness is not None:
+            return self.readiness
+        return SwarmReadiness(self.access, self.ledger, self.reporter, self.clock)
 
 
 def choose_group(state: ClusterState, group: str | None) -> str:
@@ -68,19 +75,49 @@ def add_nodes(
     ctx.provider.check_instance_types([itype])
     names = next_node_names((n.name for n in state.nodes), group, count)
     deadline = ctx.clock() + ctx.timeout
-    requests = node_requests(
-        ctx.access, [(n, group, itype) for n in names], ctx.access.login_public_key()
-    )
     try:
         ctx.reporter.step(f"launching {count} node(s) in group {group}")
-        new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
-        _join(ctx, ctx.ledger.load(), new, deadline)
+        if ctx.provider.bootstrap_via_user_data:
+            plans = _plans(state, group, names, itype)
+            new = _launch_by_user_data(ctx, state, plans, deadline)
+        else:
+            requests = node_requests(
+                ctx.access, [(n, group, itype) for n in names], ctx.access.login_public_key()
+            )
+            new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
+            _join(ctx, ctx.ledger.load(), new, deadline)
     except (ClusterousError, KeyboardInterrupt) as failure:
         ctx.reporter.warn("removing the nodes that were being added")
         _forget(ctx, [n for n in ctx.ledger.load().nodes if n.name in names])
         if isinstance(failure, KeyboardInterrupt):
             raise
         raise ClusterousError(f"add-nodes failed: {failure.render()}", None, None) from failure
+    return new
+
+
+def _plans(state: ClusterState, group: str, names: list[str], itype: str) -> list[NodePlan]:
+    """New nodes launched like their group was at create (spot or not)."""
+    market = state.settings.get("groups", {}).get(group, {})
+    spot = bool(market.get("spot", False))
+    fallback = str(market.get("spot_fallback", "on-demand"))
+    return [NodePlan(name, group, itype, spot, fallback) for name in names]
+
+
+def _launch_by_user_data(
+    ctx: ScaleContext, state: ClusterState, plans: list[NodePlan], deadline: float
+) -> list[NodeRecord]:
+    """The current join token goes into the new nodes' user-data; then wait for Ready."""
+    with ctx.links().controller(state, deadline) as link:
+        requests = user_data_requests(
+            state,
+            ctx.provider,
+            ctx.access,
+            plans,
+            ctx.access.login_public_key(),
+            link.join_token(),
+        )
+        new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
+        link.wait_ready(new, deadline)
     return new
 
 
@@ -106,30 +143,24 @@ def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecor
             f"remove at most {len(members)}, or destroy the cluster",
         )
     leaving = members[:count]
-    with ctx.access.connect_controller(state) as controller, engine_client(controller) as client:
-        swarm = Swarm(client, clock=ctx.clock)
-        _drain(ctx, swarm, leaving)
-        _forget(ctx, leaving, swarm)
+    with ctx.links().controller(state, ctx.clock() + ctx.timeout) as link:
+        _drain(ctx, link, leaving)
+        _forget(ctx, leaving, link)
     return leaving
 
 
-def _drain(ctx: ScaleContext, swarm: Swarm, leaving: list[NodeRecord]) -> None:
-    seen = swarm.by_instance()
-    ids = [seen[n.instance_id].id for n in leaving if n.instance_id in seen]
+def _drain(ctx: ScaleContext, link: ControllerLink, leaving: list[NodeRecord]) -> None:
     ctx.reporter.step(f"draining {', '.join(n.name for n in leaving)}")
-    for node_id in ids:
-        swarm.drain(node_id)
-    swarm.wait_drained(ids, ctx.clock() + ctx.timeout)
+    link.drain(leaving, ctx.clock() + ctx.timeout)
     ctx.reporter.done("their tasks were moved to other nodes")
 
 
-def _forget(ctx: ScaleContext, nodes: list[NodeRecord], swarm: Swarm | None = None) -> None:
+def _forget(ctx: ScaleContext, nodes: list[NodeRecord], link: ControllerLink | None = None) -> None:
     """Terminate the nodes, remove them from Swarm, the ledger and known_hosts."""
     ctx.provider.terminate_nodes(nodes, ctx.reporter.done)
-    seen = swarm.by_instance() if swarm else {}
+    if link is not None:
+        link.forget(nodes)
     for node in nodes:
-        if node.instance_id in seen:
-            swarm.remove(seen[node.instance_id].id)  # type: ignore[union-attr]
         ctx.ledger.forget_node(node.name)
         ctx.access.known_hosts.remove(ctx.access.alias(node.name))
 

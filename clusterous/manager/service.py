@@ -7,7 +7,7 @@ providers or SSH, and tests can call the same functions directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,7 +99,10 @@ def _plan_from_file(
     assert request.profile_file is not None
     spec = load_cluster_profile(request.profile_file)
     name = check_cluster_name(request.name or spec.name)
-    groups = [GroupRequest(g, group.type, group.count) for g, group in spec.node_groups.items()]
+    groups = [
+        GroupRequest(g, group.type, group.count, group.spot, group.spot_fallback)
+        for g, group in spec.node_groups.items()
+    ]
     if request.workers is not None:
         groups = _override_workers(groups, request.workers)
     profile = choose_profile(home, profile_override, request.provider or spec.provider)
@@ -124,9 +127,7 @@ def _override_workers(groups: list[GroupRequest], workers: int) -> list[GroupReq
             f"its groups are: {', '.join(g.name for g in groups)}",
             "edit the counts in the profile instead",
         )
-    return [
-        GroupRequest(g.name, g.instance_type, workers) if g.name == "worker" else g for g in groups
-    ]
+    return [replace(g, count=workers) if g.name == "worker" else g for g in groups]
 
 
 def create(

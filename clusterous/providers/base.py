@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
+
+if TYPE_CHECKING:
+    from clusterous.node import BootstrapParams
 
 Role = Literal["controller", "node"]
 
@@ -29,7 +32,11 @@ class InstanceType:
 
 @dataclass(frozen=True)
 class NodeRequest:
-    """One node to launch. ``bootstrap`` is set for providers that deliver by user-data."""
+    """One node to launch. ``bootstrap`` is set for providers that deliver by user-data.
+
+    Such providers launch the nodes of a group together, with one user-data for
+    all: the requests of one group then share their host key and parameters.
+    """
 
     name: str
     group: str
@@ -37,7 +44,9 @@ class NodeRequest:
     role: Role
     host_key: KeyPair
     authorized_key: str
-    bootstrap: str | None = None
+    bootstrap: BootstrapParams | None = None
+    spot: bool = False
+    spot_fallback: str = "on-demand"  # on-demand | none
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,9 @@ class Provider(Protocol):
 
     def check_instance_types(self, names: Sequence[str]) -> None:
         """Raise an InputError naming valid types when one is unknown."""
+
+    def image_of(self, instance_type: str) -> str:
+        """The image nodes of this type start from (shown by --dry-run)."""
 
     def find_existing(self) -> list[str]:
         """Anything already labelled/tagged with this cluster's name."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError
@@ -10,6 +11,9 @@ from clusterous.providers.base import Provider
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
+
+
+AMI_PARAMETER_VARIABLE = "CLUSTEROUS_AWS_AMI_PARAMETER"
 
 
 def make_provider(profile: Profile, cluster: str, home: Home) -> Provider:
@@ -22,9 +26,13 @@ def make_provider(profile: Profile, cluster: str, home: Home) -> Provider:
             base_image=profile.base_image or "debian:bookworm-slim",
             node_type=profile.default_instance_type,
         )
+    if profile.provider == "aws":
+        from clusterous.providers.aws.ec2 import DEBIAN_AMI_PARAMETER
+        from clusterous.providers.aws.provider import AwsProvider
+
+        # An SSM parameter naming another image ("{arch}" = amd64 | arm64), e.g. a vetted copy.
+        parameter = os.environ.get(AMI_PARAMETER_VARIABLE) or DEBIAN_AMI_PARAMETER
+        return AwsProvider(cluster, home, profile, image_parameter=parameter)
     raise ClusterousError(
-        f"profile {profile.name!r} uses the {profile.provider} provider, "
-        "which cannot create clusters in this version yet",
-        "clusters on AWS EC2 arrive in the next release",
-        "use the local provider meanwhile: 'clusterous --profile local create'",
+        f"profile {profile.name!r} names an unknown provider {profile.provider!r}"
     )

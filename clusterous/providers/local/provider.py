@@ -157,6 +157,9 @@ class LocalProvider:
             return self.node_type
         return DEFAULT_TYPES[role]
 
+    def image_of(self, instance_type: str) -> str:
+        return self.base_image
+
     def check_instance_types(self, names: Sequence[str]) -> None:
         for name in names:
             if name not in INSTANCE_TYPES:

@@ -1,0 +1,149 @@
+"""Readiness of nodes that configure themselves, and the Swarm calls made around it.
+
+With user-data delivery (AWS) the manager does not run the bootstrap itself:
+it waits until the controller answers SSH with its pinned host key and its
+bootstrap log ends with the ready marker, reads the worker join token, and
+later waits for every node to show Ready in Swarm. ``Readiness`` is that
+collaborator, injected into create and scale: the real one speaks SSH and the
+docker SDK; tests against moto (whose instances never boot) inject a fake.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from clusterous.engine.swarm import Swarm, engine_client
+from clusterous.errors import ClusterousError
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.report import Reporter
+from clusterous.remote.ssh import HostKeyMismatch, Session, SSHUnavailable, connect
+
+BOOTSTRAP_LOG = "/var/log/clusterous-bootstrap.log"
+
+
+class ControllerLink(Protocol):
+    """What the manager asks of a configured controller."""
+
+    def join_token(self) -> str: ...
+
+    def wait_ready(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        """Wait for each node to be Ready in Swarm; label it and mark it ready in the ledger."""
+
+    def drain(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        """Move the tasks off these nodes and wait until none runs there."""
+
+    def forget(self, nodes: Sequence[NodeRecord]) -> None:
+        """Remove these nodes from Swarm."""
+
+
+class Readiness(Protocol):
+    def controller(
+        self, state: ClusterState, deadline: float
+    ) -> AbstractContextManager[ControllerLink]:
+        """Wait until the controller is configured; the link lives as long as the context."""
+
+
+@dataclass
+class SwarmLink:
+    """A ControllerLink over the controller's Docker engine (through the pinned SSH session)."""
+
+    swarm: Swarm
+    ledger: Ledger
+    reporter: Reporter
+
+    def join_token(self) -> str:
+        return self.swarm.worker_join_token()
+
+    def wait_ready(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        by_instance = {n.instance_id: (n.name, n.group) for n in nodes}
+        records = {n.name: n for n in nodes}
+
+        def mark(name: str) -> None:
+            self.ledger.record_node(replace(records[name], ready=True))
+            self.reporter.node(name, "ready")
+
+        self.swarm.wait_ready(by_instance, deadline, mark)
+
+    def drain(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        seen = self.swarm.by_instance()
+        ids = [seen[n.instance_id].id for n in nodes if n.instance_id in seen]
+        for node_id in ids:
+            self.swarm.drain(node_id)
+        self.swarm.wait_drained(ids, deadline)
+
+    def forget(self, nodes: Sequence[NodeRecord]) -> None:
+        seen = self.swarm.by_instance()
+        for node in nodes:
+            if node.instance_id in seen:
+                self.swarm.remove(seen[node.instance_id].id)
+
+
+class SwarmReadiness:
+    """The real Readiness: SSH with the pinned host key, the bootstrap's log, then Swarm."""
+
+    def __init__(
+        self,
+        access: ClusterAccess,
+        ledger: Ledger,
+        reporter: Reporter,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.access = access
+        self.ledger = ledger
+        self.reporter = reporter
+        self.clock = clock
+        self.sleep = sleep
+
+    @contextmanager
+    def controller(self, state: ClusterState, deadline: float) -> Iterator[ControllerLink]:
+        session = self._wait_for_login(state, deadline)
+        with session:
+            self._wait_for_bootstrap(session, deadline)
+            with engine_client(session) as client:
+                yield SwarmLink(Swarm(client, clock=self.clock), self.ledger, self.reporter)
+
+    def _wait_for_login(self, state: ClusterState, deadline: float) -> Session:
+        """Until the bootstrap installs the pinned host key, the node presents another: retry."""
+        endpoint = self.access.controller_endpoint(state)
+        self.reporter.node("controller", "waiting for SSH")
+        while True:
+            budget = max(0.5, min(5.0, deadline - self.clock()))
+            try:
+                return connect(
+                    endpoint, self.access.key_path, self.access.known_hosts, None, budget
+                )
+            except (SSHUnavailable, HostKeyMismatch) as problem:
+                if self.clock() >= deadline:
+                    raise SSHUnavailable(
+                        "the controller did not accept SSH with its pinned host key in time",
+                        problem.why,
+                        "raise --timeout; the bootstrap log is /var/log/clusterous-bootstrap.log "
+                        "on the controller (EC2 console: 'Get system log')",
+                    ) from problem
+                self.sleep(3)
+
+    def _wait_for_bootstrap(self, session: Session, deadline: float) -> None:
+        from clusterous.node import BOOTSTRAP_ERROR_PREFIX, BOOTSTRAP_READY_MARKER
+
+        self.reporter.node("controller", "configuring itself")
+        while True:
+            tail = session.run(f"tail -n 20 {BOOTSTRAP_LOG} 2>/dev/null", timeout=30).stdout
+            lines = tail.strip().splitlines()
+            if lines and lines[-1].strip() == BOOTSTRAP_READY_MARKER:
+                self.reporter.node("controller", "configured")
+                return
+            if any(BOOTSTRAP_ERROR_PREFIX in line for line in lines):
+                raise ClusterousError("the controller's bootstrap failed", "\n".join(lines[-12:]))
+            if self.clock() >= deadline:
+                raise ClusterousError(
+                    "the controller did not finish configuring itself in time",
+                    "\n".join(lines[-5:]) or "its bootstrap log is empty",
+                    "raise --timeout",
+                )
+            self.sleep(5)

@@ -1,0 +1,572 @@
+"""The AWS provider: a cluster as a tagged VPC, EC2 instances, a gp3 volume and an IAM role.
+
+It implements the Provider interface with the ``Ec2`` and ``Iam`` wrappers.
+Every resource is tagged as it is created and reported to the ledger at once;
+nodes configure themselves from user-data (``bootstrap_via_user_data``), one
+``run_instances`` per group. Teardown is ``sweep`` (in ``sweep.py``): ledger
+plus everything found by tag, in dependency order, then a re-listing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home
+from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
+from clusterous.providers.aws.clients import Clients
+from clusterous.providers.aws.ec2 import (
+    DEBIAN_AMI_PARAMETER,
+    CapacityError,
+    Ec2,
+    Instance,
+    LaunchSpec,
+    TypeInfo,
+)
+from clusterous.providers.aws.iam import Iam, registry_prefix, role_name
+from clusterous.providers.aws.pricing import PRICING_REGION, PriceBook
+from clusterous.providers.aws.tags import (
+    CLUSTER_TAG,
+    FIRST_INDEX_TAG,
+    GROUP_TAG,
+    any_cluster_filter,
+    cluster_filter,
+    cluster_tags,
+)
+from clusterous.providers.aws.userdata import user_data
+from clusterous.providers.base import (
+    InstanceType,
+    Leftover,
+    NetworkInfo,
+    NodeRequest,
+    NodeView,
+    Recorder,
+    Report,
+    Role,
+    SweepReport,
+)
+from clusterous.remote.keys import KeyPair
+
+if TYPE_CHECKING:
+    from clusterous.aws.session import AwsSession
+    from clusterous.config import Profile
+
+VPC_CIDR = "10.0.0.0/16"
+SWARM_ADDR_POOL = "10.200.0.0/16"  # outside the VPC: overlay networks never shadow nodes
+DEFAULT_TYPES: dict[Role, str] = {"controller": "t3.medium", "node": "t3.medium"}
+DEFAULT_VOLUME_GIB = 20
+LAUNCH_TIMEOUT = 600.0
+
+
+@dataclass
+class Network:
+    """The cluster's network as this provider knows it (made now, or found by tag)."""
+
+    vpc: str
+    route_table: str
+    security_group: str
+    subnets: dict[str, str]  # zone -> subnet id
+
+
+def subnet_cidr(index: int) -> str:
+    """10.0.0.0/20, 10.0.16.0/20, ...: one per availability zone used."""
+    return f"10.0.{index * 16}.0/20"
+
+
+def shared_device(volume_id: str, nitro: bool) -> str:
+    """Where the attached volume appears: by its id on Nitro (NVMe), /dev/xvdf on Xen."""
+    if nitro:
+        return f"/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_{volume_id.replace('-', '')}"
+    return "/dev/xvdf"
+
+
+class AwsProvider:
+    name = "aws"
+    bootstrap_via_user_data = True
+
+    def __init__(
+        self,
+        cluster: str,
+        home: Home,
+        profile: Profile,
+        session: Callable[[], AwsSession] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        image_parameter: str = DEBIAN_AMI_PARAMETER,
+    ) -> None:
+        self.cluster = cluster
+        self.image_parameter = image_parameter
+        self.home = home
+        self.profile = profile
+        self._session_factory = session
+        self.sleep = sleep
+        self.clock = clock
+        self._clients: Clients | None = None
+        self._types: dict[str, TypeInfo] = {}
+        self._zones: dict[str, set[str]] = {}
+        self._network: Network | None = None
+        self._volume: str | None = None
+        self._controller_zone: str | None = None
+        self._amis: dict[str, tuple[str, str]] = {}
+
+    # -- plumbing -----------------------------------------------------------------
+
+    @property
+    def clients(self) -> Clients:
+        if self._clients is None:
+            if self._session_factory is not None:
+                session = self._session_factory()
+            else:
+                from clusterous.aws.session import session_for
+
+                session = session_for(self.profile)
+            self._clients = Clients(session)
+        return self._clients
+
+    @property
+    def region(self) -> str:
+        return self.clients.region
+
+    @property
+    def ec2(self) -> Ec2:
+        return Ec2(self.clients, self.sleep, self.clock)
+
+    @property
+    def iam(self) -> Iam:
+        return Iam(self.clients)
+
+    @property
+    def identity_name(self) -> str:
+        return role_name(self.cluster, self.region)
+
+    def _tags(self, role: str, name: str, **extra: str) -> dict[str, str]:
+        return cluster_tags(self.cluster, role, f"clusterous-{self.cluster}-{name}", **extra)
+
+    # -- checks ---------------------------------------------------------------------
+
+    def preflight(self) -> None:
+        """Settings the cluster cannot do without, then credentials (one STS call)."""
+        if not self.profile.allowed_cidr:
+            raise InputError(
+                f"profile {self.profile.name!r} sets no allowed_cidr",
+                "SSH is opened only to your own address range, and none is known",
+                f"run 'clusterous setup --profile-name {self.profile.name} --allowed-cidr "
+                "A.B.C.D/32'",
+            )
+        if not self.profile.bucket:
+            raise InputError(
+                f"profile {self.profile.name!r} sets no bucket for the image registry",
+                None,
+                f"run 'clusterous setup --profile-name {self.profile.name}'",
+            )
+        from clusterous.aws.account import AwsAccount
+
+        AwsAccount(self.clients.session).caller_identity()
+
+    def instance_types(self) -> dict[str, InstanceType]:
+        book = PriceBook(
+            lambda: self.clients.get("pricing", PRICING_REGION),
+            self.region,
+            self.home.cache_dir,
+        )
+        return {
+            name: InstanceType(name, info.vcpus, info.memory_mib, book.hourly(name))
+            for name, info in self._types.items()
+        }
+
+    def default_instance_type(self, role: Role) -> str:
+        if role == "node" and self.profile.default_instance_type:
+            return self.profile.default_instance_type
+        return DEFAULT_TYPES[role]
+
+    def image_of(self, instance_type: str) -> str:
+        """The AMI nodes of this type boot (dry-run display)."""
+        info = self._types.get(instance_type)
+        return self._image_for(info.architecture)[0] if info else "?"
+
+    def check_instance_types(self, names: Sequence[str]) -> None:
+        """Known in the region, offered in some zone, and one zone offering them all."""
+        wanted = sorted(set(names) - set(self._types))
+        if not wanted:
+            return
+        offered = self.ec2.offered_type_names()
+        for name in wanted:
+            if name not in offered:
+                raise unknown_instance_type(name, offered, self.region)
+        self._types.update(self.ec2.describe_types(wanted))
+        zones = self.ec2.zones_offering(wanted)
+        for name in wanted:
+            if not zones.get(name):
+                raise InputError(
+                    f"instance type {name} is offered in no availability zone of {self.region}",
+                    None,
+                    "pick another instance type, or another region",
+                )
+        self._zones.update(zones)
+
+    def _zones_for(self, types: Sequence[str]) -> list[str]:
+        common = set.intersection(*(self._zones[t] for t in types)) if types else set()
+        return sorted(common)
+
+    def find_existing(self) -> list[str]:
+        found = [f"instance {i.id}" for i in self.ec2.find_instances(cluster_filter(self.cluster))]
+        found += [f"vpc {v}" for v in self.ec2.find_network(cluster_filter(self.cluster)).vpcs]
+        return found
+
+    # -- network ----------------------------------------------------------------------
+
+    def create_network(self, recorder: Recorder) -> NetworkInfo:
+        zone = self._primary_zone()
+        ec2 = self.ec2
+        vpc = ec2.create_cluster_vpc(VPC_CIDR, self._tags("network", "vpc"))
+        vpc_record = ResourceRecord("vpc", vpc, "network")
+        recorder.record_resource(vpc_record)
+        gateway = ec2.create_internet_gateway(vpc, self._tags("network", "igw"))
+        recorder.record_resource(ResourceRecord("internet-gateway", gateway, "internet gateway"))
+        table = ec2.create_public_route_table(vpc, gateway, self._tags("network", "routes"))
+        recorder.record_resource(ResourceRecord("route-table", table, "route table"))
+        group = ec2.create_cluster_security_group(
+            vpc,
+            f"clusterous-{self.cluster}",
+            str(self.profile.allowed_cidr),
+            self._tags("network", "sg"),
+        )
+        recorder.record_resource(ResourceRecord("security-group", group, "security group"))
+        self._network = Network(vpc, table, group, {})
+        self._subnet_in(zone, recorder)
+        self._create_identity(recorder)
+        return NetworkInfo(vpc_record, VPC_CIDR)
+
+    def _primary_zone(self) -> str:
+        zones = self._zones_for(sorted(self._types))
+        if not zones:
+            where = "; ".join(
+                f"{t}: {', '.join(sorted(z))}" for t, z in sorted(self._zones.items())
+            )
+            raise InputError(
+                f"no availability zone of {self.region} offers all the instance types asked for",
+                where,
+                "choose instance types offered together in one zone",
+            )
+        return zones[0]
+
+    def _sorted_zones(self) -> list[tuple[str, set[str]]]:
+        return sorted(self._zones.items())
+
+    def _subnet_in(self, zone: str, recorder: Recorder) -> str:
+        """The cluster's subnet in ``zone``, made (and routed to the internet) when missing."""
+        network = self._known_network()
+        if zone in network.subnets:
+            return network.subnets[zone]
+        cidr = subnet_cidr(len(network.subnets))
+        subnet = self.ec2.create_cluster_subnet(
+            network.vpc, cidr, zone, self._tags("network", f"subnet-{zone}")
+        )
+        recorder.record_resource(ResourceRecord("subnet", subnet, f"subnet in {zone}"))
+        self.ec2.associate_route_table(network.route_table, subnet)
+        network.subnets[zone] = subnet
+        return subnet
+
+    def _known_network(self) -> Network:
+        if self._network is None:
+            self._network = self._find_network()
+        return self._network
+
+    def _find_network(self) -> Network:
+        from clusterous.providers.aws.sweep import find_cluster_network
+
+        found = find_cluster_network(self.ec2, self.cluster)
+        if found is None:
+            raise ClusterousError(
+                f"the network of cluster {self.cluster!r} is gone",
+                "no VPC, subnet or security group carries its tag",
+                f"destroy it with 'clusterous destroy {self.cluster}' and create it again",
+            )
+        return found
+
+    def _create_identity(self, recorder: Recorder) -> None:
+        name = self.identity_name
+        tags = self._tags("controller-identity", "controller")
+        self.iam.create_controller_role(name, str(self.profile.bucket), self.cluster, tags)
+        recorder.record_resource(ResourceRecord("iam-role", f"role/{name}", "controller role"))
+        self.iam.create_instance_profile(name, tags)
+        recorder.record_resource(
+            ResourceRecord("instance-profile", f"instance-profile/{name}", "controller profile")
+        )
+
+    # -- shared volume ------------------------------------------------------------------
+
+    def create_shared_volume(
+        self, recorder: Recorder, size_gib: int | None, volume_id: str | None
+    ) -> ResourceRecord:
+        if volume_id:
+            return self._bring_volume(recorder, volume_id)
+        zone = self._controller_zone or self._primary_zone()
+        volume = self.ec2.create_shared_volume(
+            zone, size_gib or DEFAULT_VOLUME_GIB, self._tags("volume", "data")
+        )
+        record = ResourceRecord("volume", volume, "shared volume")
+        recorder.record_resource(record)
+        self._volume = volume
+        self._controller_zone = zone
+        self.ec2.wait_volume(volume, "available", self.clock() + LAUNCH_TIMEOUT)
+        return record
+
+    def _bring_volume(self, recorder: Recorder, volume_id: str) -> ResourceRecord:
+        """A volume the user brings: used as it is, never formatted, never deleted."""
+        volume = self.ec2.describe_volume(volume_id)
+        if volume is None:
+            raise InputError(
+                f"shared volume {volume_id} does not exist in {self.region}",
+                None,
+                "check shared_volume_id (see 'clusterous ls-volumes'), or leave it out",
+            )
+        if volume.attached_to:
+            raise InputError(
+                f"shared volume {volume_id} is attached to {', '.join(volume.attached_to)}",
+                "a volume can be attached to one controller only",
+                "detach it first (or destroy the cluster that uses it)",
+            )
+        record = ResourceRecord("volume", volume_id, "shared volume (yours)", keep=True)
+        recorder.record_resource(record)
+        self._volume = volume_id
+        self._controller_zone = volume.zone
+        self._subnet_in(volume.zone, recorder)
+        return record
+
+    # -- nodes ----------------------------------------------------------------------------
+
+    def launch_nodes(
+        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]:
+        records: list[NodeRecord] = []
+        for batch in batches(requests):
+            records += self._launch_batch(batch, recorder, report)
+        return records
+
+    def _launch_batch(
+        self, batch: list[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]:
+        first = batch[0]
+        self.check_instance_types([first.instance_type])
+        info = self._types[first.instance_type]
+        params = first.bootstrap
+        if params is None:
+            raise ClusterousError("internal: an AWS launch needs bootstrap parameters")
+        if first.role == "controller" and self._volume:
+            params = replace(params, shared_device=shared_device(self._volume, info.nitro))
+        names = [r.name for r in batch]
+        instances = self._run_with_fallback(batch, user_data(params, names), recorder, report)
+        return self._settle(batch, instances, recorder)
+
+    def _run_with_fallback(
+        self, batch: list[NodeRequest], data: bytes, recorder: Recorder, report: Report
+    ) -> list[Instance]:
+        """Spot then on-demand (when allowed); in each, every zone offering the type."""
+        first = batch[0]
+        markets = (
+            [True, False] if first.spot and first.spot_fallback == "on-demand" else [first.spot]
+        )
+        failure: CapacityError | None = None
+        for spot in markets:
+            for zone in self._launch_zones(first):
+                try:
+                    return self._run(batch, data, zone, spot, recorder)
+                except CapacityError as problem:
+                    failure = problem
+                    report(f"no capacity for {first.instance_type} in {zone}: trying further")
+        assert failure is not None
+        raise failure
+
+    def _launch_zones(self, request: NodeRequest) -> list[str]:
+        if request.role == "controller":
+            return [self._controller_zone or self._primary_zone()]
+        zones = sorted(self._zones[request.instance_type])
+        home = self._controller_zone or (zones[0] if zones else "")
+        return sorted(zones, key=lambda z: (z != home, z))
+
+    def _run(
+        self, batch: list[NodeRequest], data: bytes, zone: str, spot: bool, recorder: Recorder
+    ) -> list[Instance]:
+        first = batch[0]
+        image, root = self._image_for(self._types[first.instance_type].architecture)
+        network = self._known_network()
+        subnet = self._subnet_in(zone, recorder)
+        first_number = node_number(first.name)
+        tags = self._tags(
+            "controller" if first.role == "controller" else first.group,
+            first.group,
+            **{GROUP_TAG: first.group, FIRST_INDEX_TAG: str(first_number)},
+        )
+        spec = LaunchSpec(
+            image_id=image,
+            instance_type=first.instance_type,
+            count=len(batch),
+            subnet_id=subnet,
+            zone=zone,
+            security_group_id=network.security_group,
+            user_data=data,
+            tags=tags,
+            root_device=root,
+            key_name=self.profile.key_pair,
+            instance_profile=self.identity_name if first.role == "controller" else None,
+            spot=spot,
+        )
+        instances = self.ec2.run_cluster_instances(spec)
+        for instance in instances:
+            request = batch[instance.launch_index]
+            recorder.record_node(
+                NodeRecord(request.name, request.group, request.instance_type, instance.id)
+            )
+        return instances
+
+    def _image_for(self, architecture: str) -> tuple[str, str]:
+        if architecture not in self._amis:
+            image = self.ec2.debian_ami(architecture, self.image_parameter)
+            self._amis[architecture] = (image, self.ec2.root_device(image))
+        return self._amis[architecture]
+
+    def _settle(
+        self, batch: list[NodeRequest], instances: list[Instance], recorder: Recorder
+    ) -> list[NodeRecord]:
+        """Wait until running; attach the volume to the controller; record the addresses."""
+        running = self.ec2.wait_running([i.id for i in instances], self.clock() + LAUNCH_TIMEOUT)
+        by_id = {i.id: i for i in running}
+        records = []
+        for instance in instances:
+            now = by_id[instance.id]
+            request = batch[instance.launch_index]
+            controller = request.role == "controller"
+            if controller and self._volume:
+                self.ec2.attach_volume(self._volume, now.id, "/dev/sdf")
+            record = NodeRecord(
+                request.name,
+                request.group,
+                request.instance_type,
+                now.id,
+                private_addr=now.private_ip,
+                ssh_host=now.public_ip if controller else "",
+                ssh_port=22 if controller else 0,
+            )
+            recorder.record_node(record)
+            records.append(record)
+        return records
+
+    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None:
+        ids = [n.instance_id for n in nodes if n.instance_id]
+        self.ec2.terminate_instances(ids)
+        left = self.ec2.wait_terminated(ids, self.clock() + LAUNCH_TIMEOUT)
+        if left:
+            raise ClusterousError(
+                f"instances did not terminate in time: {', '.join(left)}",
+                None,
+                "run the command again, or look at them in the EC2 console",
+            )
+        for node in nodes:
+            report(f"terminated node {node.name} ({node.instance_id})")
+
+    def describe_nodes(self) -> list[NodeView]:
+        views = []
+        for instance in self.ec2.find_instances(cluster_filter(self.cluster)):
+            name = node_name_of(instance)
+            views.append(
+                NodeView(
+                    name=name,
+                    group=instance.tags.get(GROUP_TAG, ""),
+                    instance_type=instance.instance_type,
+                    instance_id=instance.id,
+                    state="running" if instance.state == "running" else instance.state,
+                    private_addr=instance.private_ip,
+                    ssh_host=instance.public_ip if name == "controller" else "",
+                    ssh_port=22 if name == "controller" else 0,
+                )
+            )
+        return views
+
+    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
+        return {
+            "dns": "",
+            "docker_storage_driver": "",
+            "registry_storage": "s3",
+            "registry_bucket": str(self.profile.bucket or ""),
+            "registry_region": self.region,
+            "registry_prefix": registry_prefix(self.cluster),
+            "registry_endpoint": "",
+            "swarm_addr_pool": SWARM_ADDR_POOL,
+            "nfs": "yes",
+            "shared_device": "",
+        }
+
+    # -- teardown and finding ------------------------------------------------------------
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+        from clusterous.providers.aws.sweep import Sweeper
+
+        return Sweeper(self, report).sweep(state, keep_volume)
+
+    def leftovers(self) -> list[Leftover]:
+        from clusterous.providers.aws.sweep import Sweeper
+
+        return Sweeper(self, lambda _: None).leftovers()
+
+    def shared_volume_question(self, state: ClusterState | None) -> str | None:
+        """The shared volume a destroy would delete, for the question 'keep it?'."""
+        from clusterous.providers.aws.sweep import Sweeper
+
+        return Sweeper(self, lambda _: None).deletable_volume(state)
+
+    def list_clusters(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for instance in self.ec2.find_instances(any_cluster_filter()):
+            name = instance.tags.get(CLUSTER_TAG, "")
+            counts[name] = counts.get(name, 0) + 1
+        for name in self.ec2.vpc_cluster_names(any_cluster_filter()):
+            counts.setdefault(name, 0)
+        counts.pop("", None)
+        return counts
+
+    def adopt(self, login_key: KeyPair) -> ClusterState:
+        raise ClusterousError(
+            f"cluster {self.cluster!r} cannot be taken over on AWS in this version",
+            "its nodes accept only the login key of the machine that created it",
+            f"work on it from that machine, or destroy it here with "
+            f"'clusterous destroy {self.cluster}' (that works from the tags alone)",
+        )
+
+    def host_public_key(self, node: str) -> str:
+        raise ClusterousError(f"cannot read the host key of node {node} through the EC2 API")
+
+
+def batches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
+    """Requests grouped by node group, in order: one run_instances each."""
+    grouped: dict[str, list[NodeRequest]] = {}
+    for request in requests:
+        grouped.setdefault(request.group, []).append(request)
+    return list(grouped.values())
+
+
+def node_number(name: str) -> int:
+    suffix = name.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def node_name_of(instance: Instance) -> str:
+    """``controller``, or ``<group>-<first + launch index>`` from the launch's tags."""
+    group = instance.tags.get(GROUP_TAG, "")
+    if group == "controller":
+        return "controller"
+    first = int(instance.tags.get(FIRST_INDEX_TAG, "1") or 1)
+    return f"{group}-{first + instance.launch_index}"
+
+
+def unknown_instance_type(name: str, offered: set[str], region: str) -> InputError:
+    close = difflib.get_close_matches(name, sorted(offered), n=4, cutoff=0.6)
+    return InputError(
+        f"unknown instance type {name!r} in {region}",
+        f"did you mean {', '.join(close)}?" if close else "no instance type has a similar name",
+        "see 'aws ec2 describe-instance-types' or the EC2 console for the types of this region",
+    )

@@ -1,0 +1,206 @@
+"""Teardown on AWS: the ledger plus everything tagged with the cluster, in dependency order.
+
+Instances first (and wait until they are terminated: their network interfaces
+hold the security group and subnet), then the shared volume (deleted or kept),
+then security group, route table, subnets, internet gateway, VPC, and the IAM
+instance profile and role. Everything already gone counts as removed, so a
+sweep can run any number of times, after a failed create or with the local
+state lost. It ends by listing again, by tag and by IAM name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING
+
+from clusterous.errors import ClusterousError
+from clusterous.manager.ledger import ClusterState
+from clusterous.providers.aws.ec2 import Ec2, NetworkPieces, Volume
+from clusterous.providers.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
+from clusterous.providers.base import Leftover, Report, SweepReport
+
+if TYPE_CHECKING:
+    from clusterous.providers.aws.provider import AwsProvider, Network
+
+TERMINATE_TIMEOUT = 900.0
+VOLUME_TIMEOUT = 300.0
+
+
+def find_cluster_network(ec2: Ec2, cluster: str) -> Network | None:
+    """The network of a running cluster, found by tag (add-nodes in a later CLI run)."""
+    from clusterous.providers.aws.provider import Network
+
+    pieces = ec2.find_network(cluster_filter(cluster))
+    if not pieces.vpcs or not pieces.security_groups or not pieces.route_tables:
+        return None
+    subnets = ec2.subnets_by_zone(cluster_filter(cluster))
+    return Network(
+        pieces.vpcs[0], pieces.route_tables[0][0], pieces.security_groups[0], dict(subnets)
+    )
+
+
+def is_shared_volume(volume: Volume) -> bool:
+    return volume.tags.get(ROLE_TAG) == "volume"
+
+
+class Sweeper:
+    def __init__(self, provider: AwsProvider, report: Report) -> None:
+        self.provider = provider
+        self.ec2 = provider.ec2
+        self.report = report
+        self.cluster = provider.cluster
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool) -> SweepReport:
+        result = SweepReport()
+        self._instances(state, result)
+        self._volumes(state, keep_volume, result)
+        self._network(state, result)
+        self._identity(result)
+        result.leftovers = self.leftovers()
+        return result
+
+    def _guarded(
+        self, result: SweepReport, kind: str, ident: str, action: Callable[[], None]
+    ) -> None:
+        """Run one removal; a failure becomes a leftover with its reason, the sweep goes on."""
+        try:
+            action()
+        except ClusterousError as problem:
+            result.leftovers.append(Leftover(kind, ident, problem.render()))
+            return
+        result.removed.append(f"{kind} {ident}")
+
+    # -- instances ---------------------------------------------------------------
+
+    def _instances(self, state: ClusterState | None, result: SweepReport) -> None:
+        ids = {i.id for i in self.ec2.find_instances(cluster_filter(self.cluster))}
+        if state is not None:
+            ids |= {n.instance_id for n in state.nodes if n.instance_id.startswith("i-")}
+        alive = [i.id for i in self.ec2.describe_instances(sorted(ids)) if i.state != "terminated"]
+        if not alive:
+            return
+        self.ec2.terminate_instances(alive)
+        self.report(f"terminating {len(alive)} instance(s)")
+        left = self.ec2.wait_terminated(alive, self.ec2.clock() + TERMINATE_TIMEOUT)
+        result.removed += [f"instance {i}" for i in alive if i not in left]
+        result.leftovers += [Leftover("instance", i, "still terminating") for i in left]
+        self.report(f"terminated {len(alive) - len(left)} instance(s)")
+
+    # -- volumes -------------------------------------------------------------------
+
+    def _volumes(self, state: ClusterState | None, keep_volume: bool, result: SweepReport) -> None:
+        brought = {r.id for r in (state.resources if state else []) if r.keep}
+        for volume_id in sorted(brought):
+            result.kept.append(f"shared volume {volume_id} (brought by you: never deleted)")
+        for volume in self.ec2.find_volumes(cluster_filter(self.cluster)):
+            if volume.id in brought:
+                continue
+            if is_shared_volume(volume) and (keep_volume or volume.tags.get(KEEP_TAG)):
+                self._keep(volume, result)
+            else:
+                self._guarded(result, "volume", volume.id, partial(self._delete, volume))
+                self.report(f"deleted volume {volume.id}")
+
+    def _keep(self, volume: Volume, result: SweepReport) -> None:
+        if not volume.tags.get(KEEP_TAG):
+            self.ec2.tag_volume(volume.id, {KEEP_TAG: "true"})
+        result.kept.append(
+            f"shared volume {volume.id} ({volume.size_gib} GiB, still billed; "
+            f"delete it with 'clusterous rm-volume {volume.id}')"
+        )
+        self.report(f"kept the shared volume {volume.id}")
+
+    def _delete(self, volume: Volume) -> None:
+        for instance in volume.attached_to:
+            self.ec2.detach_volume(volume.id, instance)
+        self.ec2.wait_volume(volume.id, "available", self.ec2.clock() + VOLUME_TIMEOUT)
+        self.ec2.delete_volume(volume.id)
+
+    def deletable_volume(self, state: ClusterState | None) -> str | None:
+        brought = {r.id for r in (state.resources if state else []) if r.keep}
+        for volume in self.ec2.find_volumes(cluster_filter(self.cluster)):
+            if is_shared_volume(volume) and volume.id not in brought:
+                return f"{volume.id} ({volume.size_gib} GiB)"
+        return None
+
+    # -- network and identity -----------------------------------------------------------
+
+    def _network(self, state: ClusterState | None, result: SweepReport) -> None:
+        pieces = self.ec2.find_network(cluster_filter(self.cluster))
+        pieces = merge_ledger(pieces, state)
+        for group in pieces.security_groups:
+            self._guarded(
+                result, "security-group", group, partial(self.ec2.delete_security_group, group)
+            )
+        for table, associations in pieces.route_tables:
+            self._guarded(
+                result,
+                "route-table",
+                table,
+                partial(self.ec2.delete_route_table, table, associations),
+            )
+        for subnet in pieces.subnets:
+            self._guarded(result, "subnet", subnet, partial(self.ec2.delete_subnet, subnet))
+        for gateway, vpcs in pieces.gateways:
+            self._guarded(
+                result,
+                "internet-gateway",
+                gateway,
+                partial(self.ec2.delete_internet_gateway, gateway, vpcs),
+            )
+        for vpc in pieces.vpcs:
+            self._guarded(result, "vpc", vpc, partial(self.ec2.delete_vpc, vpc))
+        if pieces.vpcs:
+            self.report("removed the network")
+
+    def _identity(self, result: SweepReport) -> None:
+        name = self.provider.identity_name
+        self._guarded(
+            result, "iam-role", name, lambda: self.provider.iam.delete_controller_identity(name)
+        )
+        self.report(f"removed the IAM role and instance profile {name}")
+
+    # -- proof ---------------------------------------------------------------------------
+
+    def leftovers(self) -> list[Leftover]:
+        """Everything still tagged with the cluster (kept volumes aside), and its IAM pieces."""
+        found = cluster_filter(self.cluster)
+        left = [Leftover("instance", i.id, i.state) for i in self.ec2.find_instances(found)]
+        left += [
+            Leftover("volume", v.id, v.state)
+            for v in self.ec2.find_volumes(found)
+            if not (is_shared_volume(v) and v.tags.get(KEEP_TAG))
+        ]
+        pieces = self.ec2.find_network(found)
+        left += [Leftover("security-group", g) for g in pieces.security_groups]
+        left += [Leftover("route-table", t) for t, _ in pieces.route_tables]
+        left += [Leftover("subnet", s) for s in pieces.subnets]
+        left += [Leftover("internet-gateway", g) for g, _ in pieces.gateways]
+        left += [Leftover("vpc", v) for v in pieces.vpcs]
+        for what in self.provider.iam.find_cluster_identities(self.cluster):
+            kind, ident = what.split(" ", 1)
+            left.append(Leftover(kind, ident))
+        return left
+
+
+def merge_ledger(pieces: NetworkPieces, state: ClusterState | None) -> NetworkPieces:
+    """Add what only the ledger knows (a tag the sweep cannot see is still ours)."""
+    if state is None:
+        return pieces
+    recorded = {r.kind: [] for r in state.resources}  # type: dict[str, list[str]]
+    for resource in state.resources:
+        recorded[resource.kind].append(resource.id)
+
+    def extra(kind: str, known: list[str]) -> list[str]:
+        return [i for i in recorded.get(kind, []) if i not in known]
+
+    known_tables = [t for t, _ in pieces.route_tables]
+    known_gateways = [g for g, _ in pieces.gateways]
+    return NetworkPieces(
+        vpcs=pieces.vpcs + extra("vpc", pieces.vpcs),
+        subnets=pieces.subnets + extra("subnet", pieces.subnets),
+        route_tables=pieces.route_tables + [(t, []) for t in extra("route-table", known_tables)],
+        gateways=pieces.gateways + [(g, []) for g in extra("internet-gateway", known_gateways)],
+        security_groups=pieces.security_groups + extra("security-group", pieces.security_groups),
+    )

@@ -1,0 +1,42 @@
+"""The tags every AWS resource of a cluster carries, and the filters that find them again.
+
+Tags are set at creation (TagSpecifications), never afterwards, so a resource
+never exists untagged: a sweep by tag finds everything even when the local
+ledger is gone (DESIGN section 5).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLUSTER_TAG = "clusterous:cluster"
+ROLE_TAG = "clusterous:role"
+GROUP_TAG = "clusterous:group"
+FIRST_INDEX_TAG = "clusterous:first-index"
+NODE_NAMES_TAG = "clusterous:nodes"
+KEEP_TAG = "clusterous:keep"
+
+
+def cluster_tags(cluster: str, role: str, name: str, **extra: str) -> dict[str, str]:
+    return {CLUSTER_TAG: cluster, ROLE_TAG: role, "Name": name, **extra}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
+
+
+def tag_spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
+    """The TagSpecifications argument that tags a resource as it is created."""
+    return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
+
+
+def tags_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {str(t["Key"]): str(t["Value"]) for t in resource.get("Tags", []) or []}
+
+
+def cluster_filter(cluster: str) -> list[dict[str, Any]]:
+    return [{"Name": f"tag:{CLUSTER_TAG}", "Values": [cluster]}]
+
+
+def any_cluster_filter() -> list[dict[str, Any]]:
+    return [{"Name": "tag-key", "Values": [CLUSTER_TAG]}]

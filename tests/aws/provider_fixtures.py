@@ -1,0 +1,224 @@
+"""Fixtures for the AWS provider's tests: moto behind the fault injector, a seeded account.
+
+Test modules import these fixtures by name. ``faulty_aws`` points every
+botocore client at the FaultServer (moto's app wrapped in ``faults.py``; same
+moto state as the session's server, reset by the ``aws`` fixture), so each
+test can inject failures and read the calls made. ``account`` seeds what a
+real account has and moto lacks: a Debian-like image behind an SSM parameter
+(moto reserves ``/aws/...`` names, so the parameter path is a setting), and
+the profile's key pair. ``FakeReadiness`` stands in for SSH and Swarm, since
+moto instances never boot.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faults import Faults, FaultServer
+
+from clusterous.config import Config, Profile, save_config
+from clusterous.errors import ClusterousError
+from clusterous.home import Home
+from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.providers.aws.provider import AwsProvider
+from clusterous.providers.factory import AMI_PARAMETER_VARIABLE
+
+REGION = "eu-west-1"
+CLUSTER = "lab"
+IMAGE_PARAMETER = "/clusterous-test/debian/12/{arch}"
+ALLOWED_CIDR = "203.0.113.7/32"
+BUCKET = "clusterous-registry-test"
+KEY_PAIR = "clusterous-aws"
+
+
+@pytest.fixture(scope="session")
+def fault_server() -> Iterator[FaultServer]:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with FaultServer() as server:
+        yield server
+
+
+@pytest.fixture
+def faulty_aws(
+    aws: Any, fault_server: FaultServer, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Faults]:
+    """AWS through the fault injector (no faults until a test sets some)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", fault_server.endpoint)
+    monkeypatch.setenv(AMI_PARAMETER_VARIABLE, IMAGE_PARAMETER)
+    faults = Faults(fault_server.endpoint)
+    faults.clear()
+    yield faults
+    faults.clear()
+
+
+@dataclass(frozen=True)
+class Account:
+    images: dict[str, str]  # amd64 | arm64 -> AMI id
+    profile: Profile
+
+
+def boto(service: str, region: str = REGION) -> Any:
+    import boto3
+
+    return boto3.client(service, region_name=region)
+
+
+@pytest.fixture
+def account(faulty_aws: Faults, clusterous_home: Path) -> Account:
+    """A seeded account, an aws profile in the config (current), and a fresh call log."""
+    ec2, ssm = boto("ec2"), boto("ssm")
+    images = {}
+    for arch, machine in (("amd64", "x86_64"), ("arm64", "arm64")):
+        image = ec2.register_image(
+            Name=f"debian-12-{arch}",
+            Architecture=machine,
+            RootDeviceName="/dev/xvda",
+            VirtualizationType="hvm",
+            BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
+        )["ImageId"]
+        ssm.put_parameter(Name=IMAGE_PARAMETER.format(arch=arch), Value=image, Type="String")
+        images[arch] = image
+    ec2.create_key_pair(KeyName=KEY_PAIR)
+    profile = Profile(
+        name="aws",
+        provider="aws",
+        region=REGION,
+        key_pair=KEY_PAIR,
+        bucket=BUCKET,
+        allowed_cidr=ALLOWED_CIDR,
+        default_instance_type="t3.medium",
+    )
+    save_config(Home(clusterous_home), Config().with_profile(profile, make_current=True))
+    faulty_aws.clear()
+    return Account(images, profile)
+
+
+def make_provider(
+    home: Path, profile: Profile, cluster: str = CLUSTER, **extra: Any
+) -> AwsProvider:
+    return AwsProvider(
+        cluster,
+        Home(home),
+        profile,
+        sleep=lambda _: None,
+        image_parameter=IMAGE_PARAMETER,
+        **extra,
+    )
+
+
+# ---------------------------------------------------------------- readiness without SSH
+
+
+@dataclass
+class FakeLink:
+    """Swarm as moto cannot give it: every launched node 'joins' at once."""
+
+    ledger: Ledger
+    log: list[str]
+    fail_wait: bool = False
+
+    def join_token(self) -> str:
+        self.log.append("join_token")
+        return FAKE_TOKEN
+
+    def wait_ready(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        self.log.append(f"wait_ready {sorted(n.name for n in nodes)}")
+        if self.fail_wait:
+            raise ClusterousError("nodes did not join the Swarm in time", "fake readiness")
+        for node in nodes:
+            self.ledger.record_node(replace(node, ready=True))
+
+    def drain(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
+        self.log.append(f"drain {sorted(n.name for n in nodes)}")
+
+    def forget(self, nodes: Sequence[NodeRecord]) -> None:
+        self.log.append(f"forget {sorted(n.name for n in nodes)}")
+
+
+FAKE_TOKEN = "SWMTKN-1-fake-join-token"
+
+
+@dataclass
+class FakeReadiness:
+    ledger: Ledger
+    log: list[str] = field(default_factory=list)
+    fail_controller: bool = False
+    fail_wait: bool = False
+
+    @contextmanager
+    def controller(self, state: ClusterState, deadline: float) -> Iterator[FakeLink]:
+        controller = state.controller
+        self.log.append(f"controller {controller.instance_id if controller else None}")
+        if self.fail_controller:
+            raise ClusterousError("the controller did not accept SSH in time", "fake readiness")
+        yield FakeLink(self.ledger, self.log, self.fail_wait)
+
+
+# ---------------------------------------------------------------- looking at moto
+
+
+def tagged_resources(cluster: str = CLUSTER) -> list[str]:
+    """Every EC2 resource carrying the cluster's tag, and its IAM pieces, by tag."""
+    ec2 = boto("ec2")
+    found = [f"{t['ResourceType']} {t['ResourceId']}" for t in _cluster_tags(ec2, cluster)]
+    alive = [
+        i["InstanceId"]
+        for r in ec2.describe_instances(
+            Filters=[{"Name": "tag:clusterous:cluster", "Values": [cluster]}]
+        )["Reservations"]
+        for i in r["Instances"]
+        if i["State"]["Name"] != "terminated"
+    ]
+    found = [f for f in found if not f.startswith("instance ") or f.split()[1] in alive]
+    iam = boto("iam", "us-east-1")
+    for role in iam.list_roles()["Roles"]:
+        tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+        if {"Key": "clusterous:cluster", "Value": cluster} in tags:
+            found.append(f"role {role['RoleName']}")
+    for profile in iam.list_instance_profiles()["InstanceProfiles"]:
+        if {"Key": "clusterous:cluster", "Value": cluster} in profile.get("Tags", []):
+            found.append(f"instance-profile {profile['InstanceProfileName']}")
+    return sorted(found)
+
+
+def _cluster_tags(ec2: Any, cluster: str) -> list[dict[str, str]]:
+    answer = ec2.describe_tags(
+        Filters=[
+            {"Name": "key", "Values": ["clusterous:cluster"]},
+            {"Name": "value", "Values": [cluster]},
+        ]
+    )
+    return list(answer["Tags"])
+
+
+def user_data_of(instance_id: str) -> str:
+    import base64
+
+    answer = boto("ec2").describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    return gzip.decompress(base64.b64decode(answer["UserData"]["Value"])).decode()
+
+
+def cluster_instances(cluster: str = CLUSTER) -> list[dict[str, Any]]:
+    answer = boto("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:clusterous:cluster", "Values": [cluster]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )
+    return [i for r in answer["Reservations"] for i in r["Instances"]]
+
+
+def tags(resource: dict[str, Any]) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+
+
+def policy_document(raw: Any) -> dict[str, Any]:
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)

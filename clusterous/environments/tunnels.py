@@ -57,7 +57,9 @@ def recorded(settings: dict[str, Any]) -> list[TunnelRecord]:
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a tunnel could listen there (closed connections in TIME_WAIT do not count)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:

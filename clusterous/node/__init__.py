@@ -1,0 +1,84 @@
+"""The node bootstrap: one bash script that configures every node of every provider.
+
+``bootstrap.sh`` beside this module is the only place that configures a node
+(DESIGN section 3). AWS hands it to EC2 as user-data; the local provider runs
+it over SSH with ``bash -s``. Python's part is small: the parameters as one
+typed value, and rendering them into the script as shell-quoted assignments.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, fields
+from importlib import resources
+
+BOOTSTRAP_READY_MARKER = "clusterous-bootstrap: ready"
+BOOTSTRAP_ERROR_PREFIX = "clusterous-bootstrap: error: "
+PARAMETERS_MARKER = "# @CLUSTEROUS_PARAMETERS@"
+
+_ROLES = ("controller", "node")
+_REGISTRY_STORAGES = ("", "filesystem", "s3")
+_NFS_VALUES = ("", "yes", "no")
+
+
+@dataclass(frozen=True)
+class BootstrapParams:
+    """Everything one node's bootstrap needs; each field becomes ``CLUSTEROUS_<FIELD>``.
+
+    Empty strings mean "not set": the script fills in its defaults (group
+    ``controller`` for the controller, instance id = node name, the address of
+    the default route, filesystem registry storage, no NFS).
+    """
+
+    cluster: str
+    node: str
+    role: str  # controller | node
+    group: str = ""
+    instance_id: str = ""
+    advertise_addr: str = ""
+    controller_addr: str = ""
+    join_token: str = ""
+    private_cidr: str = ""
+    swarm_addr_pool: str = ""
+    dns: str = ""  # space-separated nameservers for the node's dockerd
+    docker_storage_driver: str = ""
+    registry_storage: str = ""  # filesystem | s3
+    registry_bucket: str = ""
+    registry_region: str = ""
+    registry_prefix: str = ""
+    registry_endpoint: str = ""
+    shared_device: str = ""
+    nfs: str = ""  # yes | no
+    host_key: str = ""  # OpenSSH private ed25519 key
+    authorized_key: str = ""  # OpenSSH public key
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            raise ValueError(f"role must be one of {_ROLES}, got {self.role!r}")
+        if self.registry_storage not in _REGISTRY_STORAGES:
+            raise ValueError(
+                f"registry_storage must be filesystem or s3, got {self.registry_storage!r}"
+            )
+        if self.nfs not in _NFS_VALUES:
+            raise ValueError(f"nfs must be yes or no, got {self.nfs!r}")
+
+    def shell_assignments(self) -> str:
+        """One ``CLUSTEROUS_NAME='value'`` line per parameter, safe for any value."""
+        return "\n".join(
+            f"CLUSTEROUS_{field.name.upper()}={shlex.quote(getattr(self, field.name))}"
+            for field in fields(self)
+        )
+
+
+def bootstrap_template() -> str:
+    return resources.files(__package__).joinpath("bootstrap.sh").read_text(encoding="utf-8")
+
+
+def render_bootstrap(params: BootstrapParams) -> str:
+    """The bootstrap script with the parameters in place of its marker line."""
+    lines = bootstrap_template().split("\n")
+    at = [i for i, line in enumerate(lines) if line.strip() == PARAMETERS_MARKER]
+    if len(at) != 1:
+        raise RuntimeError(f"bootstrap.sh must hold the line {PARAMETERS_MARKER!r} exactly once")
+    lines[at[0]] = params.shell_assignments()
+    return "\n".join(lines)

@@ -1,0 +1,785 @@
+#!/usr/bin/env bash
+# clusterous node bootstrap: the one place that configures a cluster node.
+#
+# The same script runs on every provider: on AWS as EC2 user-data (cloud-init
+# runs it as root at first boot, systemd present), on the local provider over
+# SSH as `bash -s` inside a node container (no systemd, tini as PID 1). It
+# installs only Debian packages, and it is idempotent: a second run finds
+# everything in place, changes nothing and still ends with the ready marker.
+#
+# Parameters are shell variables rendered in below by clusterous.node
+# (render_bootstrap). Progress goes to stdout and to the log; a failure prints
+# "clusterous-bootstrap: error: ..." on stderr and exits non-zero; the last
+# line of a successful run is "clusterous-bootstrap: ready".
+# The CLUSTEROUS_* parameters are assigned by the rendered block, not visibly here.
+# shellcheck disable=SC2153
+set -Eeuo pipefail
+
+# @CLUSTEROUS_PARAMETERS@
+
+readonly LOG=/var/log/clusterous-bootstrap.log
+readonly DOCKERD_LOG=/var/log/clusterous-dockerd.log
+readonly DOCKERD_PIDFILE=/run/docker.pid
+readonly DOCKERD_STARTED_PIDFILE=/run/clusterous-dockerd.pid
+readonly REGISTRY_LOG=/var/log/clusterous-registry.log
+readonly REGISTRY_PIDFILE=/run/clusterous-registry.pid
+readonly REGISTRY_CONFIG=/etc/docker/registry/config.yml
+readonly REGISTRY_DIR=/var/lib/docker-registry
+readonly HOST_KEY=/etc/ssh/ssh_host_ed25519_key
+readonly SSHD_DROP_IN=/etc/ssh/sshd_config.d/00-clusterous.conf
+readonly DOCKER_DROP_IN=/etc/systemd/system/docker.service.d/clusterous.conf
+readonly NFS_EXPORTS=/etc/exports.d/clusterous.exports
+
+STEP="starting"
+CHANGED=no
+CHANGES=()
+CREATED_POLICY_RC=no
+REGISTRY_STARTED=no
+
+# --- output and failure ----------------------------------------------------
+
+say() { printf 'clusterous-bootstrap: %s\n' "$*" | tee -a "$LOG"; }
+
+fail() {
+    printf 'clusterous-bootstrap: error: %s\n' "$*" | tee -a "$LOG" >&2
+    exit 1
+}
+
+fail_with_log() {
+    local message=$1 log=$2 lines
+    lines=$(tail -n 20 "$log" 2>/dev/null | sed 's/^/    /' || true)
+    printf 'clusterous-bootstrap: error: %s; last lines of %s:\n%s\n' "$message" "$log" "$lines" \
+        | tee -a "$LOG" >&2
+    exit 1
+}
+
+on_error() {
+    local status=$1 line=$2 command=$3
+    # A failing command substitution reports in the shell that runs it.
+    [ "$BASHPID" = "$$" ] || exit "$status"
+    fail_with_log "$STEP: \`$command\` failed with status $status (line $line)" "$LOG"
+}
+
+on_exit() {
+    if [ "$CREATED_POLICY_RC" = yes ]; then rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# Run a command with its output in the log only (stdout stays one line a step).
+quietly() { "$@" >>"$LOG" 2>&1 </dev/null; }
+
+retry() {
+    local attempts=$1 pause=$2 n=1
+    shift 2
+    until "$@"; do
+        [ "$n" -lt "$attempts" ] || return 1
+        n=$((n + 1))
+        sleep "$pause"
+    done
+}
+
+note_change() { CHANGES+=("$1"); }
+
+# Start a daemon in a session of its own, so that it outlives the SSH session
+# that ran this script; its pid is in PIDFILE before it runs.
+spawn() {
+    local pidfile=$1 log=$2
+    shift 2
+    rm -f "$pidfile"
+    # shellcheck disable=SC2016  # $$ is the inner shell's pid, expanded there.
+    setsid nohup sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "$@" \
+        >>"$log" 2>&1 </dev/null &
+}
+
+# False once the daemon spawn started has exited (true until it wrote its pid).
+spawned_alive() {
+    local pid
+    pid=$(cat "$1" 2>/dev/null) || return 0
+    [ -e "/proc/$pid" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
+}
+
+# Wait up to SECONDS for a command to succeed: status 1 on timeout, 2 as soon
+# as the daemon of PIDFILE (if given) has exited.
+wait_until() {
+    local seconds=$1 pidfile=$2 tries
+    shift 2
+    tries=$((seconds * 2))
+    until "$@"; do
+        [ -z "$pidfile" ] || spawned_alive "$pidfile" || return 2
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || return 1
+        sleep 0.5
+    done
+}
+
+have_systemd() { [ -d /run/systemd/system ]; }
+
+# --- files -----------------------------------------------------------------
+
+# Write CONTENT (plus a final newline) to PATH only when it differs.
+# Sets CHANGED=yes|no. With "in-place", rewrite the file's content without
+# replacing it: a container's /etc/hosts is a bind mount that cannot be renamed
+# over.
+put_file() {
+    local path=$1 mode=$2 content=$3 how=${4:-replace} tmp
+    CHANGED=no
+    if [ -f "$path" ] && printf '%s\n' "$content" | cmp -s - "$path"; then
+        chmod "$mode" "$path"
+        return 0
+    fi
+    mkdir -p "$(dirname "$path")"
+    if [ "$how" = in-place ] && [ -f "$path" ]; then
+        printf '%s\n' "$content" >"$path"
+    else
+        tmp=$(mktemp "$path.clusterous.XXXXXX")
+        printf '%s\n' "$content" >"$tmp"
+        chmod "$mode" "$tmp"
+        mv -f "$tmp" "$path"
+    fi
+    chmod "$mode" "$path"
+    CHANGED=yes
+}
+
+json_string() {
+    local s=$1
+    s=${s//\\/\\\\}
+    s=${s//\"/\\\"}
+    printf '"%s"' "$s"
+}
+
+yaml_string() { printf "'%s'" "${1//\'/\'\'}"; }
+
+join_lines() {
+    local separator=$1 first=yes item
+    shift
+    for item in "$@"; do
+        if [ "$first" = yes ]; then first=no; else printf '%s' "$separator"; fi
+        printf '%s' "$item"
+    done
+}
+
+# --- parameters ------------------------------------------------------------
+
+default_parameters() {
+    local name variable
+    for name in CLUSTER NODE ROLE GROUP INSTANCE_ID ADVERTISE_ADDR CONTROLLER_ADDR \
+        JOIN_TOKEN PRIVATE_CIDR SWARM_ADDR_POOL DNS DOCKER_STORAGE_DRIVER \
+        REGISTRY_STORAGE REGISTRY_BUCKET REGISTRY_REGION REGISTRY_PREFIX \
+        REGISTRY_ENDPOINT SHARED_DEVICE NFS HOST_KEY AUTHORIZED_KEY; do
+        variable=CLUSTEROUS_$name
+        [ -n "${!variable+set}" ] || printf -v "$variable" '%s' ""
+    done
+    [ -n "$CLUSTEROUS_GROUP" ] || [ "$CLUSTEROUS_ROLE" != controller ] || CLUSTEROUS_GROUP=controller
+    [ -n "$CLUSTEROUS_INSTANCE_ID" ] || CLUSTEROUS_INSTANCE_ID=$(detect_instance_id)
+    [ -n "$CLUSTEROUS_REGISTRY_STORAGE" ] || CLUSTEROUS_REGISTRY_STORAGE=filesystem
+    [ -n "$CLUSTEROUS_NFS" ] || CLUSTEROUS_NFS=no
+}
+
+# EC2 user-data is rendered before the instance exists: take the id cloud-init
+# recorded (no network needed), else the node name (local nodes).
+detect_instance_id() {
+    local id=""
+    if [ -r /var/lib/cloud/data/instance-id ]; then
+        id=$(tr -d '[:space:]' </var/lib/cloud/data/instance-id)
+    fi
+    case $id in
+        i-*) printf '%s\n' "$id" ;;
+        *) printf '%s\n' "$CLUSTEROUS_NODE" ;;
+    esac
+}
+
+detect_advertise_addr() {
+    STEP="finding this node's address"
+    if [ -z "$CLUSTEROUS_ADVERTISE_ADDR" ]; then
+        CLUSTEROUS_ADVERTISE_ADDR=$(ip -4 route get 1 | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n1)
+        [ -n "$CLUSTEROUS_ADVERTISE_ADDR" ] \
+            || fail "cannot find this node's private address (no IPv4 default route); set CLUSTEROUS_ADVERTISE_ADDR"
+    fi
+    if [ "$CLUSTEROUS_ROLE" = controller ] && [ -z "$CLUSTEROUS_CONTROLLER_ADDR" ]; then
+        CLUSTEROUS_CONTROLLER_ADDR=$CLUSTEROUS_ADVERTISE_ADDR
+    fi
+}
+
+is_ipv4() { [[ $1 =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}$ ]]; }
+is_ipv4_cidr() { [[ $1 =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]]; }
+
+check_parameters() {
+    local name value
+    for name in CLUSTER NODE ROLE GROUP INSTANCE_ID ADVERTISE_ADDR CONTROLLER_ADDR JOIN_TOKEN \
+        PRIVATE_CIDR SWARM_ADDR_POOL DNS DOCKER_STORAGE_DRIVER REGISTRY_STORAGE \
+        REGISTRY_BUCKET REGISTRY_REGION REGISTRY_PREFIX REGISTRY_ENDPOINT SHARED_DEVICE NFS \
+        AUTHORIZED_KEY; do
+        value=CLUSTEROUS_$name
+        [[ ${!value} != *[[:cntrl:]]* ]] || fail "CLUSTEROUS_$name contains control characters"
+    done
+    [ -n "$CLUSTEROUS_CLUSTER" ] || fail "CLUSTEROUS_CLUSTER (the cluster name) is not set"
+    [ -n "$CLUSTEROUS_NODE" ] || fail "CLUSTEROUS_NODE (this node's name) is not set"
+    case $CLUSTEROUS_ROLE in
+        controller | node) ;;
+        *) fail "CLUSTEROUS_ROLE must be controller or node, got '$CLUSTEROUS_ROLE'" ;;
+    esac
+    [ -n "$CLUSTEROUS_GROUP" ] || fail "CLUSTEROUS_GROUP (this node's group) is not set"
+    case $CLUSTEROUS_NFS in
+        yes | no) ;;
+        *) fail "CLUSTEROUS_NFS must be yes or no, got '$CLUSTEROUS_NFS'" ;;
+    esac
+    if [ "$CLUSTEROUS_ROLE" = node ]; then
+        [ -n "$CLUSTEROUS_JOIN_TOKEN" ] || fail "CLUSTEROUS_JOIN_TOKEN is needed to join the Swarm"
+        [ -n "$CLUSTEROUS_CONTROLLER_ADDR" ] || fail "CLUSTEROUS_CONTROLLER_ADDR is not set"
+    fi
+    for name in ADVERTISE_ADDR CONTROLLER_ADDR; do
+        value=CLUSTEROUS_$name
+        [ -z "${!value}" ] || is_ipv4 "${!value}" \
+            || fail "CLUSTEROUS_$name must be an IPv4 address, got '${!value}'"
+    done
+    for name in PRIVATE_CIDR SWARM_ADDR_POOL; do
+        value=CLUSTEROUS_$name
+        [ -z "${!value}" ] || is_ipv4_cidr "${!value}" \
+            || fail "CLUSTEROUS_$name must be an IPv4 network like 10.0.0.0/16, got '${!value}'"
+    done
+    [ "$CLUSTEROUS_NFS" = no ] || [ -n "$CLUSTEROUS_PRIVATE_CIDR" ] \
+        || fail "CLUSTEROUS_NFS=yes needs CLUSTEROUS_PRIVATE_CIDR (the only network /data is exported to)"
+    check_registry_parameters
+}
+
+check_registry_parameters() {
+    case $CLUSTEROUS_REGISTRY_STORAGE in
+        filesystem) ;;
+        s3)
+            [ -n "$CLUSTEROUS_REGISTRY_BUCKET" ] || fail "registry storage s3 needs CLUSTEROUS_REGISTRY_BUCKET"
+            [ -n "$CLUSTEROUS_REGISTRY_REGION" ] || fail "registry storage s3 needs CLUSTEROUS_REGISTRY_REGION"
+            ;;
+        *) fail "CLUSTEROUS_REGISTRY_STORAGE must be filesystem or s3, got '$CLUSTEROUS_REGISTRY_STORAGE'" ;;
+    esac
+}
+
+# --- packages --------------------------------------------------------------
+
+wanted_packages() {
+    local packages=(docker.io iproute2 iptables curl ca-certificates rsync procps)
+    if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        packages+=(docker-registry)
+        [ "$CLUSTEROUS_NFS" = no ] || packages+=(nfs-kernel-server)
+        [ -z "$CLUSTEROUS_SHARED_DEVICE" ] || packages+=(e2fsprogs)
+    elif [ "$CLUSTEROUS_NFS" = yes ]; then
+        packages+=(nfs-common)
+    fi
+    printf '%s\n' "${packages[@]}"
+}
+
+is_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+}
+
+apt_get() {
+    DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 \
+        -o Dpkg::Options::=--force-confold "$@"
+}
+
+install_packages() {
+    STEP="installing packages"
+    local package missing=()
+    for package in $(wanted_packages); do
+        is_installed "$package" || missing+=("$package")
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        say "packages: all present"
+        return 0
+    fi
+    say "packages: installing ${missing[*]} (log: $LOG)"
+    if ! have_systemd && [ ! -e /usr/sbin/policy-rc.d ]; then
+        # Without systemd, package scripts would start daemons with their
+        # default configuration; this script starts them itself.
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        CREATED_POLICY_RC=yes
+    fi
+    retry 5 10 quietly apt_get update \
+        || fail_with_log "apt-get update failed 5 times: is the Debian mirror reachable?" "$LOG"
+    retry 3 10 quietly apt_get install -y --no-install-recommends "${missing[@]}" \
+        || fail_with_log "installing ${missing[*]} failed" "$LOG"
+    on_exit
+    CREATED_POLICY_RC=no
+    note_change "packages"
+}
+
+# --- SSH -------------------------------------------------------------------
+
+sshd_drop_in() {
+    cat <<'EOF'
+# clusterous: key-only login, and only the host key the CLI generated and pinned.
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+EOF
+}
+
+install_host_key() {
+    STEP="installing the SSH host key"
+    [ -n "$CLUSTEROUS_HOST_KEY" ] || return 0
+    local key=$CLUSTEROUS_HOST_KEY public reload=no
+    while [[ $key == *$'\n' ]]; do key=${key%$'\n'}; done
+    put_file "$HOST_KEY" 0600 "$key"
+    [ "$CHANGED" = no ] || reload=yes
+    public=$(ssh-keygen -y -f "$HOST_KEY" | cut -d' ' -f1,2) \
+        || fail "the host key in CLUSTEROUS_HOST_KEY is not a valid private key"
+    if [ "$(cut -d' ' -f1,2 "$HOST_KEY.pub" 2>/dev/null || true)" != "$public" ]; then
+        put_file "$HOST_KEY.pub" 0644 "$public"
+    fi
+    put_file "$SSHD_DROP_IN" 0644 "$(sshd_drop_in)"
+    [ "$CHANGED" = no ] || reload=yes
+    if [ "$reload" = yes ]; then
+        quietly /usr/sbin/sshd -t || fail_with_log "sshd rejects its configuration" "$LOG"
+        reload_sshd
+        note_change "ssh host key"
+        say "ssh: host key installed, sshd reloaded"
+    fi
+}
+
+reload_sshd() {
+    if have_systemd; then
+        systemctl reload ssh
+    elif [ -s /run/sshd.pid ]; then
+        kill -HUP "$(cat /run/sshd.pid)"
+    fi
+}
+
+authorize_key() {
+    STEP="authorizing the login key"
+    [ -n "$CLUSTEROUS_AUTHORIZED_KEY" ] || return 0
+    local default_user
+    authorize_key_for root
+    # The image's default login user (uid 1000, `admin` on Debian's AMIs).
+    default_user=$(getent passwd 1000 | cut -d: -f1 || true)
+    [ -z "$default_user" ] || authorize_key_for "$default_user"
+}
+
+authorize_key_for() {
+    local user=$1 home group file
+    home=$(getent passwd "$user" | cut -d: -f6)
+    group=$(id -gn "$user")
+    [ -d "$home" ] || return 0
+    file=$home/.ssh/authorized_keys
+    install -d -m 0700 -o "$user" -g "$group" "$home/.ssh"
+    if [ ! -f "$file" ] || ! grep -qxF -- "$CLUSTEROUS_AUTHORIZED_KEY" "$file"; then
+        printf '%s\n' "$CLUSTEROUS_AUTHORIZED_KEY" >>"$file"
+        note_change "authorized key of $user"
+    fi
+    chown "$user:$group" "$file"
+    chmod 0600 "$file"
+}
+
+# --- shared volume /data -----------------------------------------------------
+
+prepare_shared_data() {
+    STEP="preparing the shared volume /data"
+    if [ -n "$CLUSTEROUS_SHARED_DEVICE" ]; then
+        mount_shared_device
+    elif [ "$CLUSTEROUS_NFS" = yes ] && [ "$CLUSTEROUS_ROLE" = node ]; then
+        mount_shared_nfs
+    else
+        mkdir -p /data
+    fi
+    link_home_data
+}
+
+# Set /data's line in /etc/fstab to $1 (replacing any other line for /data).
+set_fstab_line() {
+    local line=$1 others
+    touch /etc/fstab
+    others=$(awk '$1 ~ /^#/ || $2 != "/data"' /etc/fstab)
+    put_file /etc/fstab 0644 "$(join_lines $'\n' "$others" "$line" | sed '/./,$!d')"
+    [ "$CHANGED" = no ] || note_change "/etc/fstab"
+}
+
+mount_shared_device() {
+    local device=$CLUSTEROUS_SHARED_DEVICE fstype status=0 uuid
+    retry 60 5 test -b "$device" \
+        || fail "the shared volume's device $device did not appear within 5 minutes; is the volume attached?"
+    fstype=$(blkid -p -s TYPE -o value "$device") || status=$?
+    if [ "$status" -eq 2 ]; then
+        # blkid found no signature at all: a new, empty volume.
+        say "data: formatting the new, empty volume $device with ext4"
+        quietly mkfs.ext4 -q -L clusterous-data "$device"
+        note_change "formatted $device"
+        fstype=ext4
+    elif [ "$status" -ne 0 ]; then
+        fail "cannot probe $device for a filesystem (blkid status $status); it is left untouched"
+    elif [ -z "$fstype" ]; then
+        fail "$device has a partition table but no filesystem of its own; refusing to format it, give a partition as the shared device"
+    fi
+    uuid=$(blkid -p -s UUID -o value "$device")
+    set_fstab_line "UUID=$uuid /data $fstype defaults,nofail 0 2"
+    mkdir -p /data
+    if ! mountpoint -q /data; then
+        quietly mount /data || fail_with_log "mounting $device ($fstype) at /data failed" "$LOG"
+        note_change "mounted /data"
+    fi
+}
+
+mount_shared_nfs() {
+    set_fstab_line "$CLUSTEROUS_CONTROLLER_ADDR:/data /data nfs4 defaults,_netdev,nofail 0 0"
+    mkdir -p /data
+    if ! mountpoint -q /data; then
+        retry 12 5 quietly mount /data \
+            || fail_with_log "mounting $CLUSTEROUS_CONTROLLER_ADDR:/data over NFS failed for a minute" "$LOG"
+        note_change "mounted /data"
+    fi
+}
+
+link_home_data() {
+    if [ -L /home/data ] && [ "$(readlink /home/data)" = /data ]; then
+        return 0
+    fi
+    if [ -d /home/data ] && [ ! -L /home/data ]; then
+        rmdir /home/data 2>/dev/null \
+            || fail "/home/data is a directory with files in it; move them to /data and remove /home/data"
+    fi
+    mkdir -p /home
+    ln -sfn /data /home/data
+    note_change "/home/data link"
+}
+
+# --- names -----------------------------------------------------------------
+
+# "<controller> registry" in a hosts file, replacing any other line for it.
+registry_hosts_content() {
+    local file=$1 others
+    others=$(awk '{ keep = 1
+        if ($1 !~ /^#/) for (i = 2; i <= NF; i++) if ($i == "registry") keep = 0
+        if (keep) print }' "$file")
+    join_lines $'\n' "$others" "$CLUSTEROUS_CONTROLLER_ADDR registry"
+}
+
+point_registry_name() {
+    STEP="naming the registry in /etc/hosts"
+    put_file /etc/hosts 0644 "$(registry_hosts_content /etc/hosts)" in-place
+    [ "$CHANGED" = no ] || note_change "/etc/hosts"
+    # cloud-init rewrites /etc/hosts from this template at every boot.
+    local template=/etc/cloud/templates/hosts.debian.tmpl
+    if [ -f "$template" ]; then
+        put_file "$template" 0644 "$(registry_hosts_content "$template")"
+        [ "$CHANGED" = no ] || note_change "$template"
+    fi
+}
+
+# --- Docker engine ---------------------------------------------------------
+
+daemon_json() {
+    local entries=() registries=() dns=() server
+    registries+=("$(json_string registry:5000)")
+    [ -z "$CLUSTEROUS_PRIVATE_CIDR" ] || registries+=("$(json_string "$CLUSTEROUS_PRIVATE_CIDR")")
+    entries+=('"hosts": ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"]')
+    entries+=("\"insecure-registries\": [$(join_lines ', ' "${registries[@]}")]")
+    entries+=("\"labels\": [$(join_lines ', ' \
+        "$(json_string "clusterous.cluster=$CLUSTEROUS_CLUSTER")" \
+        "$(json_string "clusterous.node=$CLUSTEROUS_NODE")" \
+        "$(json_string "clusterous.group=$CLUSTEROUS_GROUP")" \
+        "$(json_string "clusterous.instance=$CLUSTEROUS_INSTANCE_ID")")]")
+    for server in $CLUSTEROUS_DNS; do dns+=("$(json_string "$server")"); done
+    [ "${#dns[@]}" -eq 0 ] || entries+=("\"dns\": [$(join_lines ', ' "${dns[@]}")]")
+    [ -z "$CLUSTEROUS_DOCKER_STORAGE_DRIVER" ] \
+        || entries+=("\"storage-driver\": $(json_string "$CLUSTEROUS_DOCKER_STORAGE_DRIVER")")
+    printf '{\n  %s\n}' "$(join_lines $',\n  ' "${entries[@]}")"
+}
+
+docker_drop_in() {
+    cat <<'EOF'
+# clusterous: the daemon's sockets are set in /etc/docker/daemon.json ("hosts");
+# dockerd refuses to start when -H is given on the command line as well.
+[Service]
+ExecStart=
+ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
+EOF
+}
+
+configure_docker() {
+    STEP="configuring the Docker engine"
+    local restart=no
+    put_file /etc/docker/daemon.json 0644 "$(daemon_json)"
+    if [ "$CHANGED" = yes ]; then
+        restart=yes
+        note_change "/etc/docker/daemon.json"
+    fi
+    if have_systemd; then
+        put_file "$DOCKER_DROP_IN" 0644 "$(docker_drop_in)"
+        if [ "$CHANGED" = yes ]; then
+            systemctl daemon-reload
+            restart=yes
+        fi
+        systemctl enable --quiet docker
+        start_docker_systemd "$restart"
+    else
+        start_docker_background "$restart"
+    fi
+    wait_for_docker
+}
+
+start_docker_systemd() {
+    if [ "$1" = yes ]; then
+        say "docker: configuration changed, restarting the engine"
+        systemctl restart docker
+        note_change "docker configuration"
+    elif ! systemctl is-active --quiet docker; then
+        say "docker: starting the engine"
+        systemctl start docker
+        note_change "docker started"
+    else
+        say "docker: engine running, configuration unchanged"
+    fi
+}
+
+# The pid of the running dockerd, if any (a pidfile may outlive its process).
+dockerd_pid() {
+    local pid
+    pid=$(cat "$DOCKERD_PIDFILE" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = dockerd ] || return 1
+    printf '%s\n' "$pid"
+}
+
+start_docker_background() {
+    local pid
+    if pid=$(dockerd_pid); then
+        if [ "$1" = no ]; then
+            say "docker: engine running (pid $pid), configuration unchanged"
+            return 0
+        fi
+        say "docker: configuration changed, restarting the engine"
+        stop_process "$pid" dockerd
+    else
+        say "docker: starting the engine (log: $DOCKERD_LOG)"
+    fi
+    rm -f "$DOCKERD_PIDFILE"
+    spawn "$DOCKERD_STARTED_PIDFILE" "$DOCKERD_LOG" /usr/sbin/dockerd
+    note_change "docker started"
+}
+
+stop_process() {
+    local pid=$1 name=$2
+    kill -TERM "$pid" 2>/dev/null || return 0
+    retry 120 0.5 test ! -e "/proc/$pid" || fail "$name (pid $pid) did not stop within a minute"
+}
+
+docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+wait_for_docker() {
+    local pidfile="" status=0
+    have_systemd || pidfile=$DOCKERD_STARTED_PIDFILE
+    wait_until 60 "$pidfile" docker_answers || status=$?
+    [ "$status" -ne 0 ] || return 0
+    [ "$status" -ne 2 ] || fail_with_log "the Docker engine stopped right after starting" "$DOCKERD_LOG"
+    if have_systemd; then
+        journalctl -u docker --no-pager -n 20 >>"$LOG" 2>&1 || true
+        fail_with_log "the Docker engine did not answer within a minute (journalctl -u docker)" "$LOG"
+    fi
+    fail_with_log "the Docker engine did not answer within a minute" "$DOCKERD_LOG"
+}
+
+# --- Swarm -----------------------------------------------------------------
+
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
+
+init_swarm() {
+    STEP="creating the Swarm"
+    local state arguments
+    state=$(swarm_state)
+    if [ "$state" = active ]; then
+        [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] \
+            || fail "this controller is a worker of another Swarm; run \`docker swarm leave --force\` on it"
+        say "swarm: already a manager"
+        return 0
+    fi
+    [ "$state" = inactive ] || fail "the Swarm is in state '$state'; run \`docker swarm leave --force\` and retry"
+    arguments=(--advertise-addr "$CLUSTEROUS_ADVERTISE_ADDR")
+    [ -z "$CLUSTEROUS_SWARM_ADDR_POOL" ] \
+        || arguments+=(--default-addr-pool "$CLUSTEROUS_SWARM_ADDR_POOL")
+    quietly docker swarm init "${arguments[@]}" || fail_with_log "docker swarm init failed" "$LOG"
+    note_change "swarm created"
+    say "swarm: created, manager at $CLUSTEROUS_ADVERTISE_ADDR:2377"
+}
+
+join_swarm() {
+    STEP="joining the Swarm"
+    local state
+    state=$(swarm_state)
+    if [ "$state" = active ]; then
+        say "swarm: already joined"
+        return 0
+    fi
+    retry 10 3 try_join \
+        || fail_with_log "cannot join the Swarm at $CLUSTEROUS_CONTROLLER_ADDR:2377 (is the controller up, port 2377 open?)" "$LOG"
+    note_change "swarm joined"
+    say "swarm: joined the manager at $CLUSTEROUS_CONTROLLER_ADDR:2377"
+}
+
+try_join() {
+    quietly docker swarm join --token "$CLUSTEROUS_JOIN_TOKEN" \
+        --advertise-addr "$CLUSTEROUS_ADVERTISE_ADDR" "$CLUSTEROUS_CONTROLLER_ADDR:2377" \
+        || [ "$(swarm_state)" = active ]
+}
+
+# --- registry (controller) -------------------------------------------------
+
+registry_storage_yaml() {
+    if [ "$CLUSTEROUS_REGISTRY_STORAGE" = filesystem ]; then
+        printf '  filesystem:\n    rootdirectory: %s\n' "$REGISTRY_DIR"
+        return 0
+    fi
+    # No keys: on EC2 the registry gets credentials from the instance role.
+    printf '  s3:\n    region: %s\n    bucket: %s\n' \
+        "$(yaml_string "$CLUSTEROUS_REGISTRY_REGION")" "$(yaml_string "$CLUSTEROUS_REGISTRY_BUCKET")"
+    if [ -n "$CLUSTEROUS_REGISTRY_PREFIX" ]; then
+        printf '    rootdirectory: %s\n' "$(yaml_string "/${CLUSTEROUS_REGISTRY_PREFIX#/}")"
+    fi
+    if [ -n "$CLUSTEROUS_REGISTRY_ENDPOINT" ]; then
+        printf '    regionendpoint: %s\n' "$(yaml_string "$CLUSTEROUS_REGISTRY_ENDPOINT")"
+        [[ $CLUSTEROUS_REGISTRY_ENDPOINT != http://* ]] || printf '    secure: false\n'
+    fi
+}
+
+registry_config() {
+    cat <<EOF
+# clusterous: the cluster's private image registry (plain http on the private network).
+version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+$(registry_storage_yaml)
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+EOF
+}
+
+start_registry() {
+    STEP="starting the image registry"
+    local restart=no
+    put_file "$REGISTRY_CONFIG" 0644 "$(registry_config)"
+    [ "$CHANGED" = no ] || restart=yes
+    if have_systemd; then
+        systemctl enable --quiet docker-registry
+        if [ "$restart" = yes ]; then
+            systemctl restart docker-registry
+        elif ! systemctl is-active --quiet docker-registry; then
+            systemctl start docker-registry
+            restart=yes
+        fi
+    else
+        start_registry_background "$restart"
+        [ "$REGISTRY_STARTED" = no ] || restart=yes
+    fi
+    wait_for_registry
+    if [ "$restart" = yes ]; then
+        note_change "registry"
+        say "registry: serving on :5000 ($CLUSTEROUS_REGISTRY_STORAGE storage)"
+    else
+        say "registry: running, configuration unchanged"
+    fi
+}
+
+registry_pid() {
+    local pid
+    pid=$(cat "$REGISTRY_PIDFILE" 2>/dev/null) || return 1
+    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = docker-registry ] || return 1
+    printf '%s\n' "$pid"
+}
+
+# Sets REGISTRY_STARTED=yes when it (re)started the registry.
+start_registry_background() {
+    local pid
+    REGISTRY_STARTED=no
+    if pid=$(registry_pid); then
+        [ "$1" = yes ] || return 0
+        stop_process "$pid" docker-registry
+    fi
+    REGISTRY_STARTED=yes
+    mkdir -p "$REGISTRY_DIR"
+    if id docker-registry >/dev/null 2>&1; then
+        chown docker-registry: "$REGISTRY_DIR"
+    fi
+    # AWS_CA_BUNDLE is unset: the S3 driver refuses to start when it names a
+    # bundle that does not exist on the node; the registry uses the system CAs.
+    spawn "$REGISTRY_PIDFILE" "$REGISTRY_LOG" env -u AWS_CA_BUNDLE \
+        setpriv --reuid=docker-registry --regid=docker-registry --init-groups \
+        /usr/bin/docker-registry serve "$REGISTRY_CONFIG"
+}
+
+registry_answers() { curl -sf -o /dev/null http://127.0.0.1:5000/v2/; }
+
+wait_for_registry() {
+    local pidfile="" status=0
+    have_systemd || pidfile=$REGISTRY_PIDFILE
+    wait_until 30 "$pidfile" registry_answers || status=$?
+    [ "$status" -ne 0 ] || return 0
+    [ "$status" -ne 2 ] || fail_with_log "the registry stopped right after starting" "$REGISTRY_LOG"
+    if have_systemd; then
+        journalctl -u docker-registry --no-pager -n 20 >>"$LOG" 2>&1 || true
+        fail_with_log "the registry did not answer on :5000 within 30 s" "$LOG"
+    fi
+    fail_with_log "the registry did not answer on :5000 within 30 s" "$REGISTRY_LOG"
+}
+
+# --- NFS (controller) ------------------------------------------------------
+
+export_shared_data() {
+    STEP="exporting /data over NFS"
+    [ "$CLUSTEROUS_NFS" = yes ] || return 0
+    have_systemd || fail "CLUSTEROUS_NFS=yes needs systemd (the kernel NFS server); local nodes share /data by a bind mount"
+    put_file "$NFS_EXPORTS" 0644 "/data $CLUSTEROUS_PRIVATE_CIDR(rw,sync,no_subtree_check,no_root_squash)"
+    systemctl enable --quiet nfs-server
+    systemctl is-active --quiet nfs-server || systemctl start nfs-server
+    if [ "$CHANGED" = yes ]; then
+        exportfs -ra
+        note_change "nfs export"
+        say "nfs: /data exported to $CLUSTEROUS_PRIVATE_CIDR"
+    fi
+}
+
+# --- main ------------------------------------------------------------------
+
+main() {
+    # `bash -s` reads this script from stdin: nothing below may consume it.
+    exec </dev/null
+    trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
+    trap on_exit EXIT
+    [ "$(id -u)" = 0 ] || { echo "clusterous-bootstrap: error: must run as root" >&2; exit 1; }
+    mkdir -p "$(dirname "$LOG")"
+    umask 022
+    default_parameters
+    check_parameters
+    say "configuring $CLUSTEROUS_NODE ($CLUSTEROUS_ROLE, group $CLUSTEROUS_GROUP) of cluster $CLUSTEROUS_CLUSTER"
+    install_packages
+    detect_advertise_addr
+    install_host_key
+    authorize_key
+    prepare_shared_data
+    point_registry_name
+    configure_docker
+    if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        init_swarm
+        start_registry
+        export_shared_data
+    else
+        join_swarm
+    fi
+    STEP="finishing"
+    if [ "${#CHANGES[@]}" -eq 0 ]; then
+        say "nothing changed"
+    else
+        say "changed: $(join_lines ', ' "${CHANGES[@]}")"
+    fi
+    say "ready"
+}
+
+main "$@"

@@ -47,6 +47,8 @@ def create(
     if dry_run:
         columns = ["group", "type", "count", "image", "price"]
         app.out.print(table(title, columns, plan.priced_rows(chosen)))
+        for line in chosen.describe_resources(plan.shared_volume_size, plan.shared_volume_id):
+            app.out.print(f"  {line}")
         app.out.print("Dry run: nothing was created.")
         return
     columns = ["group", "type", "count", "size", "price"]

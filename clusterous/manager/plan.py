@@ -89,10 +89,14 @@ class ClusterPlan:
             line = None if hourly is None else hourly * len(members)
             total = None if total is None or line is None else total + line
             price = "price unknown" if line is None else f"${line:.4f}/h"
+            if line == 0:
+                price = "free"
             if line is not None and members[0].spot:
                 price += " (on-demand price; spot costs less)"
             rows.append((group, itype, len(members), provider.image_of(itype), price))
         total_text = "price unknown" if total is None else f"${total:.4f}/h"
+        if total == 0:
+            total_text = "free"
         rows.append(("total", "", len(self.all_nodes), "", total_text))
         return rows
 

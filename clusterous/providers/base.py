@@ -111,6 +111,9 @@ class Provider(Protocol):
     def image_of(self, instance_type: str) -> str:
         """The image nodes of this type start from (shown by --dry-run)."""
 
+    def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
+        """What besides the nodes a create would make, one line each (shown by --dry-run)."""
+
     def find_existing(self) -> list[str]:
         """Anything already labelled/tagged with this cluster's name."""
 

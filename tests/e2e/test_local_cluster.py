@@ -277,3 +277,18 @@ def test_sigint_during_create_rolls_back_and_destroy_leaves_nothing(
         assert not (cli.home / "volumes" / name).exists()
     finally:
         remove_cluster_resources(docker_client, name)
+
+
+def test_dry_run_shows_groups_network_and_volume_and_creates_nothing(
+    docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    cli = CliOnHome(tmp_path / "home")
+    name = unique_cluster_name("dry")
+    result = cli.ok("create", "--name", name, "--workers", "3", "--dry-run")
+    assert "Dry run: nothing was created." in result.stdout
+    assert f"network: Docker bridge network clusterous-{name}" in result.stdout
+    assert "shared volume:" in result.stdout and "mounted at /data" in result.stdout
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if "│" in line}
+    assert rows["worker"][2:5] == ["small", "│", "3"]
+    assert labelled(docker_client, name) == []
+    assert not (cli.home / "clusters" / name).exists()

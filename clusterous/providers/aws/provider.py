@@ -188,6 +188,19 @@ class AwsProvider:
         info = self._types.get(instance_type)
         return self._image_for(info.architecture)[0] if info else "?"
 
+    def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
+        volume = (
+            f"your EBS volume {volume_id}, used as it is (never formatted or deleted)"
+            if volume_id
+            else f"a new gp3 EBS volume of {size_gib or DEFAULT_VOLUME_GIB} GiB"
+        )
+        return [
+            f"network: VPC {VPC_CIDR} with one public subnet, an internet gateway and a "
+            f"security group admitting SSH from {self.profile.allowed_cidr} only",
+            f"controller role: IAM role limited to the registry bucket {self.profile.bucket}",
+            f"shared volume: {volume}, attached to the controller and shared over NFS at /data",
+        ]
+
     def check_instance_types(self, names: Sequence[str]) -> None:
         """Known in the region, offered in some zone, and one zone offering them all."""
         wanted = sorted(set(names) - set(self._types))

@@ -160,6 +160,14 @@ class LocalProvider:
     def image_of(self, instance_type: str) -> str:
         return self.base_image
 
+    def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
+        where = f"your directory {volume_id}" if volume_id else f"the directory {self.shared_dir}"
+        return [
+            f"network: Docker bridge network {self.network_name}; only the controller's SSH is "
+            "published, on 127.0.0.1",
+            f"shared volume: {where}, mounted at /data on every node",
+        ]
+
     def check_instance_types(self, names: Sequence[str]) -> None:
         for name in names:
             if name not in INSTANCE_TYPES:

@@ -79,7 +79,7 @@ class ClusterousGroup(click.Group):
 
 def run_translating_errors(call: Any, verbose: bool) -> int:
     """Run the CLI; turn every way out into a message and an exit code."""
-    err = click.get_text_stream("stderr")
+    err = sys.stderr
     try:
         result = call()
     except click.exceptions.Exit as done:

@@ -6,8 +6,12 @@ what happens when there is none.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
-from conftest import CliRunner
+
+CliRunner = Callable[..., Any]  # the cli_runner fixture of tests/conftest.py
 
 
 @pytest.fixture

@@ -166,37 +166,44 @@ class FakeReadiness:
 
 
 def tagged_resources(cluster: str = CLUSTER) -> list[str]:
-    """Every EC2 resource carrying the cluster's tag, and its IAM pieces, by tag."""
+    """Every live EC2 resource carrying the cluster's tag, and its IAM pieces by tag.
+
+    Listed with each resource type's own describe call: moto's describe_tags
+    still shows the tags of deleted resources.
+    """
     ec2 = boto("ec2")
-    found = [f"{t['ResourceType']} {t['ResourceId']}" for t in _cluster_tags(ec2, cluster)]
-    alive = [
-        i["InstanceId"]
-        for r in ec2.describe_instances(
-            Filters=[{"Name": "tag:clusterous:cluster", "Values": [cluster]}]
-        )["Reservations"]
-        for i in r["Instances"]
-        if i["State"]["Name"] != "terminated"
+    ours = [{"Name": "tag:clusterous:cluster", "Values": [cluster]}]
+    listings = [
+        ("vpc", "describe_vpcs", "Vpcs", "VpcId"),
+        ("subnet", "describe_subnets", "Subnets", "SubnetId"),
+        ("internet-gateway", "describe_internet_gateways", "InternetGateways", "InternetGatewayId"),
+        ("route-table", "describe_route_tables", "RouteTables", "RouteTableId"),
+        ("security-group", "describe_security_groups", "SecurityGroups", "GroupId"),
+        ("volume", "describe_volumes", "Volumes", "VolumeId"),
     ]
-    found = [f for f in found if not f.startswith("instance ") or f.split()[1] in alive]
+    found = [
+        f"{kind} {item[key]}"
+        for kind, method, field_name, key in listings
+        for item in getattr(ec2, method)(Filters=ours)[field_name]
+    ]
+    found += [f"instance {i['InstanceId']}" for i in cluster_instances(cluster)]
+    return sorted(found + _iam_resources(cluster))
+
+
+def _iam_resources(cluster: str) -> list[str]:
     iam = boto("iam", "us-east-1")
-    for role in iam.list_roles()["Roles"]:
-        tags = iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
-        if {"Key": "clusterous:cluster", "Value": cluster} in tags:
-            found.append(f"role {role['RoleName']}")
-    for profile in iam.list_instance_profiles()["InstanceProfiles"]:
-        if {"Key": "clusterous:cluster", "Value": cluster} in profile.get("Tags", []):
-            found.append(f"instance-profile {profile['InstanceProfileName']}")
-    return sorted(found)
-
-
-def _cluster_tags(ec2: Any, cluster: str) -> list[dict[str, str]]:
-    answer = ec2.describe_tags(
-        Filters=[
-            {"Name": "key", "Values": ["clusterous:cluster"]},
-            {"Name": "value", "Values": [cluster]},
-        ]
-    )
-    return list(answer["Tags"])
+    mark = {"Key": "clusterous:cluster", "Value": cluster}
+    found = [
+        f"role {role['RoleName']}"
+        for role in iam.list_roles()["Roles"]
+        if mark in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]
+    ]
+    found += [
+        f"instance-profile {p['InstanceProfileName']}"
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if mark in p.get("Tags", [])
+    ]
+    return found
 
 
 def user_data_of(instance_id: str) -> str:

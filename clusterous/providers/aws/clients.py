@@ -17,10 +17,10 @@ from clusterous.aws.session import AwsSession
 MAX_ATTEMPTS = 10
 
 
-def provider_retry_config() -> Any:
+def provider_retry_config(attempts: int = MAX_ATTEMPTS) -> Any:
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS})
+    return Config(retries={"mode": "standard", "max_attempts": attempts})
 
 
 class Clients:
@@ -34,12 +34,13 @@ class Clients:
     def region(self) -> str:
         return self.session.region
 
-    def get(self, service: str, region: str | None = None) -> Any:
+    def get(self, service: str, region: str | None = None, attempts: int = MAX_ATTEMPTS) -> Any:
+        """The client of ``service``; ``attempts=1`` for calls that retry by themselves."""
         where = region or self.session.region
-        key = f"{service}@{where}"
+        key = f"{service}@{where}/{attempts}"
         if key not in self._made:
             with aws_errors(f"{service}:connect", region=where):
                 self._made[key] = self.session.boto.client(
-                    service, region_name=where, config=provider_retry_config()
+                    service, region_name=where, config=provider_retry_config(attempts)
                 )
         return self._made[key]

@@ -35,6 +35,9 @@ GONE_CODES = frozenset(
         "IncorrectState",
     }
 )
+THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ServiceUnavailable"})
+LAUNCH_ATTEMPTS = 10
+IAM_PROPAGATION_SECONDS = 90.0
 CAPACITY_CODES = frozenset({"InsufficientInstanceCapacity", "Unsupported"})
 QUOTAS = {
     "InstanceLimitExceeded": "Running On-Demand instances (EC2 service quota)",
@@ -348,24 +351,42 @@ class Ec2:
         return [instance_of(i) for i in answer.get("Instances", [])]
 
     def _run_retrying_iam(self, spec: LaunchSpec) -> dict[str, Any]:
-        """A fresh instance profile takes seconds to be usable by EC2: wait for it."""
+        """RunInstances, retried here rather than by botocore.
+
+        botocore would retry InsufficientInstanceCapacity (an HTTP 500) ten
+        times with growing pauses; the provider wants it at once, to try another
+        zone. Throttling is retried here, and so is a fresh instance profile
+        that EC2 does not know yet (IAM takes seconds to propagate).
+        """
         from botocore.exceptions import ClientError
 
-        deadline = self.clock() + 90
-        while True:
+        client = self.clients.get("ec2", attempts=1)
+        deadline = self.clock() + IAM_PROPAGATION_SECONDS
+        for attempt in range(1, LAUNCH_ATTEMPTS + 1):
             try:
-                answer: dict[str, Any] = self.clients.get("ec2").run_instances(
-                    **run_arguments(spec)
-                )
+                answer: dict[str, Any] = client.run_instances(**run_arguments(spec))
                 return answer
             except ClientError as problem:
-                message = str(problem).lower()
-                iam_not_ready = error_code(problem) == "InvalidParameterValue" and (
-                    "iaminstanceprofile" in message or "instance profile" in message
-                )
-                if not iam_not_ready or self.clock() >= deadline:
+                if not self._retry_launch(problem, attempt, deadline):
                     raise
-                self.sleep(3)
+        raise AssertionError("unreachable: the last attempt raises")
+
+    def _retry_launch(self, problem: Exception, attempt: int, deadline: float) -> bool:
+        """Sleep and say True when the failed launch is worth another try."""
+        code = error_code(problem)
+        message = str(problem).lower()
+        iam_not_ready = code == "InvalidParameterValue" and (
+            "iaminstanceprofile" in message or "instance profile" in message
+        )
+        if attempt >= LAUNCH_ATTEMPTS:
+            return False
+        if code in THROTTLING_CODES:
+            self.sleep(min(20.0, 0.5 * 2**attempt))
+            return True
+        if iam_not_ready and self.clock() < deadline:
+            self.sleep(3)
+            return True
+        return False
 
     def _launch_failure(self, problem: Exception, spec: LaunchSpec) -> ClusterousError | None:
         code = error_code(problem)

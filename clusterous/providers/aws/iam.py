@@ -143,13 +143,17 @@ class Iam:
 
     def delete_controller_identity(self, name: str) -> None:
         """Instance profile, then the role's policies, then the role; gone is success."""
-        self._call(
-            "iam:RemoveRoleFromInstanceProfile",
-            "remove_role_from_instance_profile",
-            ignore=GONE,
-            InstanceProfileName=name,
-            RoleName=name,
+        profile = self._call(
+            "iam:GetInstanceProfile", "get_instance_profile", GONE, InstanceProfileName=name
         )
+        for role in profile.get("InstanceProfile", {}).get("Roles", []):
+            self._call(
+                "iam:RemoveRoleFromInstanceProfile",
+                "remove_role_from_instance_profile",
+                ignore=GONE,
+                InstanceProfileName=name,
+                RoleName=role["RoleName"],
+            )
         self._call(
             "iam:DeleteInstanceProfile",
             "delete_instance_profile",

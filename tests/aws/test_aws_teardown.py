@@ -1,0 +1,152 @@
+"""Destroying and scaling clusters on EC2 (moto): zero tagged resources left, every time."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from faults import Faults
+from provider_fixtures import (
+    CLUSTER,
+    Account,
+    FakeReadiness,
+    account,
+    boto,
+    cluster_instances,
+    fault_server,
+    faulty_aws,
+    make_provider,
+    tagged_resources,
+    tags,
+)
+from test_aws_create import create
+
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.destroy import destroy_cluster
+from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.report import SilentReporter
+from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
+from clusterous.providers.base import SweepReport
+
+pytestmark = pytest.mark.aws
+__all__ = ["account", "fault_server", "faulty_aws"]
+
+
+def destroy(home: Path, account: Account, keep_volume: bool = False) -> SweepReport:
+    provider = make_provider(home, account.profile)
+    ledger = Ledger(Home(home), CLUSTER)
+    return destroy_cluster(CLUSTER, provider, ledger, keep_volume, SilentReporter())
+
+
+@pytest.fixture
+def created(account: Account, clusterous_home: Path) -> ClusterState:
+    state = create(clusterous_home, make_provider(clusterous_home, account.profile))
+    assert tagged_resources() != []
+    return state
+
+
+def test_destroy_leaves_zero_tagged_resources(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    report = destroy(clusterous_home, account)
+    assert report.leftovers == []
+    assert tagged_resources() == []
+    assert not Ledger(Home(clusterous_home), CLUSTER).dir.exists()
+    removed = " ".join(report.removed)
+    for kind in ("instance", "volume", "security-group", "subnet", "vpc", "iam-role"):
+        assert kind in removed
+
+
+def test_destroy_twice_is_success_the_second_time_with_nothing_to_do(
+    created: ClusterState, account: Account, clusterous_home: Path, faulty_aws: Faults
+) -> None:
+    destroy(clusterous_home, account)
+    faulty_aws.clear()
+    second = destroy(clusterous_home, account)
+    assert second.leftovers == [] and second.removed == ["iam-role " + _role()]
+    assert faulty_aws.calls("TerminateInstances") == []
+    assert tagged_resources() == []
+
+
+def _role() -> str:
+    return f"clusterous-eu-west-1-{CLUSTER}"
+
+
+def test_destroy_works_from_the_tags_alone_when_the_local_state_is_lost(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    shutil.rmtree(Home(clusterous_home).cluster_dir(CLUSTER))
+    report = destroy(clusterous_home, account)
+    assert report.leftovers == []
+    assert tagged_resources() == []
+
+
+def test_a_kept_volume_survives_marked_kept_and_is_no_leftover(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    report = destroy(clusterous_home, account, keep_volume=True)
+    volume = next(r.id for r in created.resources if r.kind == "volume")
+    assert report.leftovers == []
+    assert any(volume in kept and "rm-volume" in kept for kept in report.kept)
+    found = boto("ec2").describe_volumes(VolumeIds=[volume])["Volumes"][0]
+    assert tags(found)["clusterous:keep"] == "true" and found["State"] == "available"
+    assert tagged_resources() == [f"volume {volume}"]
+
+
+def test_add_nodes_launches_the_group_with_the_current_join_token(
+    created: ClusterState, account: Account, clusterous_home: Path, faulty_aws: Faults
+) -> None:
+    faulty_aws.clear()
+    ctx = scale_context(clusterous_home, account)
+    new = add_nodes(ctx, "worker", 2, None)
+    assert [n.name for n in new] == ["worker-4", "worker-5"]
+    launches = list(faulty_aws.forms("RunInstances"))
+    assert [(f["MinCount"], f["MaxCount"]) for f in launches] == [(["2"], ["2"])]
+    state = ctx.ledger.load()
+    assert {n.name for n in state.nodes if n.ready} >= {"worker-4", "worker-5"}
+    assert len(cluster_instances()) == 7
+    assert isinstance(ctx.readiness, FakeReadiness)
+    assert ctx.readiness.log[-2:] == ["join_token", "wait_ready ['worker-4', 'worker-5']"]
+
+
+def test_rm_nodes_drains_then_terminates_the_highest_numbered_nodes(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    ctx = scale_context(clusterous_home, account)
+    gone = rm_nodes(ctx, "worker", 2)
+    assert sorted(n.name for n in gone) == ["worker-2", "worker-3"]
+    assert isinstance(ctx.readiness, FakeReadiness)
+    assert ctx.readiness.log[-2:] == [
+        "drain ['worker-2', 'worker-3']",
+        "forget ['worker-2', 'worker-3']",
+    ]
+    alive = {i["InstanceId"] for i in cluster_instances()}
+    assert {n.instance_id for n in gone}.isdisjoint(alive)
+    assert len(alive) == 3
+    names = {n.name for n in ctx.ledger.load().nodes}
+    assert names == {"controller", "master-1", "worker-1"}
+    pinned = ctx.access.known_hosts.entries()
+    assert ctx.access.alias("worker-3") not in pinned
+
+
+def test_a_failed_add_nodes_removes_only_the_new_nodes(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    ctx = scale_context(clusterous_home, account, fail_wait=True)
+    with pytest.raises(Exception, match="add-nodes failed"):
+        add_nodes(ctx, "worker", 2, None)
+    assert len(cluster_instances()) == 5
+    assert {n.name for n in ctx.ledger.load().nodes} == {n.name for n in created.nodes}
+
+
+def scale_context(home: Path, account: Account, fail_wait: bool = False) -> ScaleContext:
+    ledger = Ledger(Home(home), CLUSTER)
+    return ScaleContext(
+        make_provider(home, account.profile),
+        ledger,
+        ClusterAccess.of(Home(home), CLUSTER),
+        SilentReporter(),
+        readiness=FakeReadiness(ledger, fail_wait=fail_wait),
+    )

@@ -76,12 +76,12 @@ class CliOnHome:
 
 
 def labelled(client: docker.DockerClient, cluster: str) -> list[str]:
-    """Everything on the engine that carries the cluster's label."""
+    """Everything on the engine that carries the cluster's label, sorted (listings vary)."""
     selector = {"label": f"{CLUSTER_LABEL}={cluster}"}
     found = [f"container {c.name}" for c in client.containers.list(all=True, filters=selector)]
     found += [f"network {n.name}" for n in client.networks.list(filters=selector)]
     found += [f"volume {v.name}" for v in client.volumes.list(filters=selector)]
-    return found
+    return sorted(found)
 
 
 def remove_cluster_resources(client: docker.DockerClient, cluster: str) -> None:

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "workon": "clusterous.cli.workon_cmd:workon",
     "ls-clusters": "clusterous.cli.workon_cmd:ls_clusters",
     "destroy": "clusterous.cli.destroy_cmd:destroy",
+    "ls-volumes": "clusterous.cli.volumes_cmd:ls_volumes",
+    "rm-volume": "clusterous.cli.volumes_cmd:rm_volume",
     "run": "clusterous.cli.run_cmd:run",
     "quit": "clusterous.cli.quit_cmd:quit_",
     "tunnel": "clusterous.cli.tunnel_cmd:tunnel",

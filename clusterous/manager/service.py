@@ -27,6 +27,8 @@ from clusterous.providers.factory import make_provider
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
+    from clusterous.providers.aws.ec2 import Ec2
+    from clusterous.providers.aws.volumes import SharedVolume
 
 DEFAULT_CLUSTER_NAME = "my-cluster"
 DEFAULT_WORKERS = 2
@@ -195,10 +197,7 @@ def destroy(
         name = resolve_cluster_name(home, None)
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
-    if ledger.exists():
-        provider = open_cluster(home, name, profile_override).provider
-    else:
-        provider = make_provider(choose_profile(home, profile_override, None), name, home)
+    provider = _destroy_provider(home, name, profile_override, ledger)
     report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
     if not report.leftovers:
         from clusterous.manager.current import current_cluster
@@ -206,6 +205,32 @@ def destroy(
         if current_cluster(home) in (None, name):
             set_current_cluster(home, None)
     return name, report
+
+
+def _destroy_provider(
+    home: Home, name: str, profile_override: str | None, ledger: Ledger
+) -> Provider:
+    """The provider the cluster was made with, or the profile's when the ledger is gone."""
+    if ledger.exists():
+        return open_cluster(home, name, profile_override).provider
+    return make_provider(choose_profile(home, profile_override, None), name, home)
+
+
+def volume_question(home: Home, name: str, profile_override: str | None) -> str | None:
+    """The shared volume a destroy of ``name`` would delete, when it is worth asking about.
+
+    Only AWS volumes are asked about (they hold files and cost money); None when
+    there is nothing to ask.
+    """
+    name = check_cluster_name(name)
+    ledger = Ledger(home, name)
+    provider = _destroy_provider(home, name, profile_override, ledger)
+    ask = getattr(provider, "shared_volume_question", None)
+    if ask is None:
+        return None
+    state = ledger.load() if ledger.exists() else None
+    question: str | None = ask(state)
+    return question
 
 
 def workon(home: Home, name: str, profile_override: str | None) -> ClusterState:
@@ -267,3 +292,30 @@ def list_clusters(home: Home, profile_override: str | None) -> list[ClusterListi
                 name, profile.provider, "not on this machine", count, False, False
             )
     return [rows[n] for n in sorted(rows)]
+
+
+def _aws_ec2(home: Home, profile_override: str | None) -> Ec2:
+    profile = choose_profile(home, profile_override, None)
+    if not profile.is_aws:
+        raise InputError(
+            f"profile {profile.name!r} is not an AWS profile",
+            "shared volumes are kept and listed on AWS only",
+            "pick an AWS profile with --profile NAME",
+        )
+    from clusterous.providers.aws.provider import AwsProvider
+
+    return AwsProvider("volumes", home, profile).ec2
+
+
+def list_volumes(home: Home, profile_override: str | None) -> list[SharedVolume]:
+    """The shared volumes clusterous made in the AWS profile's region (ls-volumes)."""
+    from clusterous.providers.aws.volumes import list_shared_volumes
+
+    return list_shared_volumes(_aws_ec2(home, profile_override))
+
+
+def remove_volume(home: Home, profile_override: str | None, volume_id: str) -> SharedVolume:
+    """Delete one kept shared volume (rm-volume)."""
+    from clusterous.providers.aws.volumes import remove_shared_volume
+
+    return remove_shared_volume(_aws_ec2(home, profile_override), volume_id)

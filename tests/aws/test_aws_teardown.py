@@ -65,13 +65,9 @@ def test_destroy_twice_is_success_the_second_time_with_nothing_to_do(
     destroy(clusterous_home, account)
     faulty_aws.clear()
     second = destroy(clusterous_home, account)
-    assert second.leftovers == [] and second.removed == ["iam-role " + _role()]
+    assert second.leftovers == [] and second.removed == []
     assert faulty_aws.calls("TerminateInstances") == []
     assert tagged_resources() == []
-
-
-def _role() -> str:
-    return f"clusterous-eu-west-1-{CLUSTER}"
 
 
 def test_destroy_works_from_the_tags_alone_when_the_local_state_is_lost(

@@ -141,8 +141,11 @@ class Iam:
         document = answer["PolicyDocument"]
         return json.loads(document) if isinstance(document, str) else dict(document)
 
-    def delete_controller_identity(self, name: str) -> None:
-        """Instance profile, then the role's policies, then the role; gone is success."""
+    def delete_controller_identity(self, name: str) -> bool:
+        """Instance profile, then the role's policies, then the role; gone is success.
+
+        Returns whether there was anything to delete.
+        """
         profile = self._call(
             "iam:GetInstanceProfile", "get_instance_profile", GONE, InstanceProfileName=name
         )
@@ -154,7 +157,7 @@ class Iam:
                 InstanceProfileName=name,
                 RoleName=role["RoleName"],
             )
-        self._call(
+        deleted = self._call(
             "iam:DeleteInstanceProfile",
             "delete_instance_profile",
             ignore=GONE,
@@ -169,7 +172,8 @@ class Iam:
                 RoleName=name,
                 PolicyName=policy,
             )
-        self._call("iam:DeleteRole", "delete_role", ignore=GONE, RoleName=name)
+        deleted_role = self._call("iam:DeleteRole", "delete_role", ignore=GONE, RoleName=name)
+        return bool(deleted) or bool(deleted_role)
 
     def find_cluster_identities(self, cluster: str | None = None) -> dict[str, str]:
         """Role and instance-profile names under our path → their cluster tag (by tag)."""

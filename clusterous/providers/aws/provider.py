@@ -60,6 +60,7 @@ SWARM_ADDR_POOL = "10.200.0.0/16"  # outside the VPC: overlay networks never sha
 DEFAULT_TYPES: dict[Role, str] = {"controller": "t3.medium", "node": "t3.medium"}
 DEFAULT_VOLUME_GIB = 20
 LAUNCH_TIMEOUT = 600.0
+PRICING_ATTEMPTS = 2  # a price is a courtesy: never keep the user waiting for it
 
 
 @dataclass
@@ -169,7 +170,7 @@ class AwsProvider:
 
     def instance_types(self) -> dict[str, InstanceType]:
         book = PriceBook(
-            lambda: self.clients.get("pricing", PRICING_REGION),
+            lambda: self.clients.get("pricing", PRICING_REGION, attempts=PRICING_ATTEMPTS),
             self.region,
             self.home.cache_dir,
         )

@@ -155,11 +155,16 @@ class Sweeper:
             self.report("removed the network")
 
     def _identity(self, result: SweepReport) -> None:
+        """By name (and so without any listing): the role and profile of this cluster."""
         name = self.provider.identity_name
-        self._guarded(
-            result, "iam-role", name, lambda: self.provider.iam.delete_controller_identity(name)
-        )
-        self.report(f"removed the IAM role and instance profile {name}")
+        try:
+            existed = self.provider.iam.delete_controller_identity(name)
+        except ClusterousError as problem:
+            result.leftovers.append(Leftover("iam-role", name, problem.render()))
+            return
+        if existed:
+            result.removed.append(f"iam-role {name}")
+            self.report(f"removed the IAM role and instance profile {name}")
 
     # -- proof ---------------------------------------------------------------------------
 

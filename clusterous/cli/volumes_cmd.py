@@ -1,0 +1,48 @@
+"""``clusterous ls-volumes`` and ``rm-volume``: shared volumes kept after a destroy (AWS)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+from clusterous.cli.context import App, pass_app
+from clusterous.cli.render import table
+
+
+@click.command("ls-volumes")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+@pass_app
+def ls_volumes(app: App, as_json: bool) -> None:
+    """List the shared volumes clusterous made in the AWS profile's region."""
+    from clusterous.manager import service
+
+    found = service.list_volumes(app.home, app.profile_override)
+    if as_json:
+        click.echo(json.dumps([asdict(v) for v in found], indent=2))
+        return
+    if not found:
+        app.out.print("No shared volumes.")
+        return
+    rows = [
+        (v.id, v.cluster, f"{v.size_gib} GiB", v.zone, "kept" if v.kept else v.state) for v in found
+    ]
+    app.out.print(table(None, ["volume", "cluster", "size", "zone", "state"], rows))
+    app.out.print("Delete one with 'clusterous rm-volume ID' (its files are lost).")
+
+
+@click.command("rm-volume")
+@click.argument("volume_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def rm_volume(app: App, volume_id: str, yes: bool) -> None:
+    """Delete the kept shared volume VOLUME_ID and every file on it."""
+    from clusterous.manager import service
+
+    if not yes:
+        click.confirm(f"Delete volume {volume_id} and every file on it?", abort=True)
+    removed = service.remove_volume(app.home, app.profile_override, volume_id)
+    app.out.print(
+        f"Deleted volume {removed.id} ({removed.size_gib} GiB, cluster {removed.cluster})."
+    )

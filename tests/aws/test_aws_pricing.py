@@ -1,0 +1,92 @@
+"""Hourly prices from the Price List API (botocore Stubber: moto has no Pricing API), cached."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from clusterous.providers.aws.pricing import PriceBook, hourly_usd, product_filters
+
+pytestmark = pytest.mark.aws
+
+
+def product(usd: str, unit: str = "Hrs") -> str:
+    dimension = {"unit": unit, "pricePerUnit": {"USD": usd}}
+    term = {"priceDimensions": {"SKU.TERM.DIM": dimension}}
+    return json.dumps({"product": {"sku": "SKU"}, "terms": {"OnDemand": {"SKU.TERM": term}}})
+
+
+@pytest.fixture
+def pricing() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("pricing", region_name="us-east-1")
+    with Stubber(client) as stub:
+        yield client, stub
+
+
+def expect(stub: Stubber, instance_type: str, answer: list[str]) -> None:
+    stub.add_response(
+        "get_products",
+        {"PriceList": answer, "FormatVersion": "aws_v1"},
+        {
+            "ServiceCode": "AmazonEC2",
+            "Filters": product_filters(instance_type, "eu-west-1"),
+            "FormatVersion": "aws_v1",
+            "MaxResults": 10,
+        },
+    )
+
+
+def test_the_price_is_the_one_hourly_on_demand_price_and_is_cached(
+    pricing: Any, tmp_path: Path
+) -> None:
+    client, stub = pricing
+    expect(stub, "t3.medium", [product("0.0456000000")])
+    now = [1000.0]
+    book = PriceBook(lambda: client, "eu-west-1", tmp_path, clock=lambda: now[0])
+    assert book.hourly("t3.medium") == pytest.approx(0.0456)
+    now[0] += 3600
+    assert book.hourly("t3.medium") == pytest.approx(0.0456)  # no second call: cached
+    stub.assert_no_pending_responses()
+    cached = json.loads((tmp_path / "aws-prices.json").read_text())
+    assert cached["eu-west-1/t3.medium"]["usd"] == pytest.approx(0.0456)
+
+
+def test_a_week_old_price_is_asked_again(pricing: Any, tmp_path: Path) -> None:
+    client, stub = pricing
+    expect(stub, "t3.medium", [product("0.0456")])
+    expect(stub, "t3.medium", [product("0.0500")])
+    now = [0.0]
+    book = PriceBook(lambda: client, "eu-west-1", tmp_path, clock=lambda: now[0])
+    assert book.hourly("t3.medium") == pytest.approx(0.0456)
+    now[0] += 8 * 24 * 3600
+    assert book.hourly("t3.medium") == pytest.approx(0.05)
+
+
+def test_an_error_gives_price_unknown_and_nothing_is_cached(pricing: Any, tmp_path: Path) -> None:
+    client, stub = pricing
+    stub.add_client_error("get_products", "AccessDeniedException", "not allowed")
+    book = PriceBook(lambda: client, "eu-west-1", tmp_path)
+    assert book.hourly("t3.medium") is None
+    assert not (tmp_path / "aws-prices.json").exists()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [[], [product("0.04"), product("0.05")], [product("0.0")], [product("1.2", unit="Quantity")]],
+    ids=["no product", "two prices", "zero", "not hourly"],
+)
+def test_no_single_hourly_price_means_unknown_never_a_guess(answer: list[str]) -> None:
+    assert hourly_usd(answer) is None
+
+
+def test_the_filters_ask_for_linux_shared_tenancy_in_the_region() -> None:
+    fields = {f["Field"]: f["Value"] for f in product_filters("m6g.large", "ap-south-1")}
+    assert fields["instanceType"] == "m6g.large" and fields["regionCode"] == "ap-south-1"
+    assert fields["operatingSystem"] == "Linux" and fields["tenancy"] == "Shared"
+    assert fields["preInstalledSw"] == "NA" and fields["capacitystatus"] == "Used"

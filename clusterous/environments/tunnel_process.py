@@ -68,9 +68,9 @@ def forwarder(args: argparse.Namespace) -> Any:
     )
 
 
-def serve(server: Any, stopping: threading.Event) -> None:
+def serve(server: Any, stopping: threading.Event, remote: str) -> None:
     server.start()
-    print(f"tunnel open: {server.local_bind_address} -> {server._remote_binds}", flush=True)
+    print(f"tunnel open: {server.local_bind_address} -> {remote}", flush=True)
     while not stopping.wait(WATCH_INTERVAL):
         if not server.is_active:
             print("the SSH connection dropped; opening it again", flush=True)
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     try:
-        serve(forwarder(args), stopping)
+        serve(forwarder(args), stopping, args.remote)
     except ClusterousError as problem:
         print(problem.render(), flush=True)
         return 1

@@ -32,6 +32,9 @@ class ConsoleReporter:
     def node(self, node: str, text: str) -> None:
         self.console.print(f"{self._stamp()}     [cyan]{node}[/cyan]: {text}")
 
+    def info(self, text: str) -> None:
+        self.console.print(f"{self._stamp()}     {text}")
+
     def warn(self, text: str) -> None:
         self.console.print(f"{self._stamp()} [yellow]![/yellow] {text}")
 

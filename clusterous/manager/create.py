@@ -19,7 +19,12 @@ from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger
-from clusterous.manager.nodes import NodeBootstrapper, node_requests, user_data_requests
+from clusterous.manager.nodes import (
+    LedgerRecorder,
+    NodeBootstrapper,
+    node_requests,
+    user_data_requests,
+)
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
@@ -128,7 +133,7 @@ class ClusterCreator:
             login = self.access.new_login_key()
             triples = [(n.name, n.group, n.instance_type) for n in self.plan.all_nodes]
             requests = node_requests(self.access, triples, login.public_openssh)
-            self.provider.launch_nodes(requests, self.ledger, self.reporter.detail)
+            self.provider.launch_nodes(requests, self.ledger, self.reporter.info)
         state = self.ledger.load()
         bootstrapper = NodeBootstrapper(
             state, self.provider, self.ledger, self.access, self.reporter, deadline, self.clock
@@ -166,7 +171,7 @@ class ClusterCreator:
         requests = user_data_requests(
             self.ledger.load(), self.provider, self.access, nodes, login, join_token
         )
-        self.provider.launch_nodes(requests, self.ledger, self.reporter.detail)
+        self.provider.launch_nodes(requests, LedgerRecorder(self.ledger), self.reporter.info)
 
     def _after_failure(self) -> None:
         if self.options.keep_on_failure:

@@ -15,6 +15,9 @@ class Reporter(Protocol):
     def node(self, node: str, text: str) -> None:
         """Progress of one node."""
 
+    def info(self, text: str) -> None:
+        """A line worth seeing during long work (an image build, a capacity fallback)."""
+
     def warn(self, text: str) -> None: ...
 
     def detail(self, text: str) -> None:
@@ -31,6 +34,9 @@ class SilentReporter:
         pass
 
     def node(self, node: str, text: str) -> None:
+        pass
+
+    def info(self, text: str) -> None:
         pass
 
     def warn(self, text: str) -> None:

@@ -16,7 +16,12 @@ from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
-from clusterous.manager.nodes import NodeBootstrapper, node_requests, user_data_requests
+from clusterous.manager.nodes import (
+    LedgerRecorder,
+    NodeBootstrapper,
+    node_requests,
+    user_data_requests,
+)
 from clusterous.manager.plan import NodePlan, next_node_names
 from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
@@ -84,7 +89,7 @@ def add_nodes(
             requests = node_requests(
                 ctx.access, [(n, group, itype) for n in names], ctx.access.login_public_key()
             )
-            new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
+            new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.info)
             _join(ctx, ctx.ledger.load(), new, deadline)
     except (ClusterousError, KeyboardInterrupt) as failure:
         ctx.reporter.warn("removing the nodes that were being added")
@@ -116,7 +121,7 @@ def _launch_by_user_data(
             ctx.access.login_public_key(),
             link.join_token(),
         )
-        new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.detail)
+        new = ctx.provider.launch_nodes(requests, LedgerRecorder(ctx.ledger), ctx.reporter.info)
         link.wait_ready(new, deadline)
     return new
 

@@ -241,9 +241,23 @@ class LocalProvider:
             return [f.result() for f in futures]
 
     def _node_image(self, report: Report) -> str:
+        """The node image, built on first use; a build is announced, its lines are not."""
+        import time
+
         from clusterous.providers.local.images import ensure_node_image
 
-        return ensure_node_image(self.client, self.base_image, "full", progress=report)
+        started = time.monotonic()
+        building: list[bool] = []
+
+        def announce(_line: str) -> None:
+            if not building:
+                building.append(True)
+                report(f"building the node image from {self.base_image} (first use only)")
+
+        tag = ensure_node_image(self.client, self.base_image, "full", progress=announce)
+        if building:
+            report(f"built the node image {tag} in {time.monotonic() - started:.0f} s")
+        return tag
 
     def _launch_one(
         self, request: NodeRequest, image: str, shared: Path, recorder: Recorder

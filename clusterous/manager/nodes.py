@@ -19,7 +19,7 @@ from clusterous.engine.swarm import Swarm
 from clusterous.errors import ClusterousError
 from clusterous.home import atomic_write
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import NodeRequest, Provider
 from clusterous.remote.keys import KeyPair, generate_ed25519
@@ -45,6 +45,27 @@ def node_requests(
         )
         for name, group, itype in nodes
     ]
+
+
+class LedgerRecorder:
+    """The ledger as a Recorder that also writes a launch's nodes in one update."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def record_resource(self, resource: ResourceRecord) -> None:
+        self.ledger.record_resource(resource)
+
+    def record_node(self, node: NodeRecord) -> None:
+        self.ledger.record_node(node)
+
+    def record_nodes(self, nodes: Sequence[NodeRecord]) -> None:
+        names = {n.name for n in nodes}
+
+        def put(state: ClusterState) -> None:
+            state.nodes = [n for n in state.nodes if n.name not in names] + list(nodes)
+
+        self.ledger.update(put)
 
 
 def user_data_requests(

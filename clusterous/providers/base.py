@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
@@ -89,6 +89,22 @@ class Recorder(Protocol):
     def record_resource(self, resource: ResourceRecord) -> None: ...
 
     def record_node(self, node: NodeRecord) -> None: ...
+
+
+@runtime_checkable
+class BatchRecorder(Recorder, Protocol):
+    """A Recorder that can write a whole launch's nodes in one ledger update."""
+
+    def record_nodes(self, nodes: Sequence[NodeRecord]) -> None: ...
+
+
+def record_nodes(recorder: Recorder, nodes: Sequence[NodeRecord]) -> None:
+    """Record nodes launched together: in one write when the recorder can."""
+    if isinstance(recorder, BatchRecorder):
+        recorder.record_nodes(nodes)
+        return
+    for node in nodes:
+        recorder.record_node(node)
 
 
 Report = Callable[[str], None]

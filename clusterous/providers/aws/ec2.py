@@ -17,7 +17,7 @@ from typing import Any
 from clusterous.aws.errors import aws_errors
 from clusterous.errors import ClusterousError
 from clusterous.providers.aws.clients import Clients
-from clusterous.providers.aws.tags import tag_spec, tags_of
+from clusterous.providers.aws.tags import CLUSTER_TAG, tag_spec, tags_of
 
 ALIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 DEBIAN_AMI_PARAMETER = "/aws/service/debian/release/12/latest/{arch}"
@@ -37,6 +37,7 @@ GONE_CODES = frozenset(
 )
 THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ServiceUnavailable"})
 LAUNCH_ATTEMPTS = 10
+STATUS_BATCH = 100
 IAM_PROPAGATION_SECONDS = 90.0
 CAPACITY_CODES = frozenset({"InsufficientInstanceCapacity", "Unsupported"})
 QUOTAS = {
@@ -430,6 +431,39 @@ class Ec2:
         )
         return [instance_of(i) for r in reservations for i in r.get("Instances", [])]
 
+    def instance_states(self, ids: Sequence[str]) -> dict[str, str]:
+        """States only (a much smaller answer than describe_instances, for polling)."""
+        states: dict[str, str] = {}
+        for start in range(0, len(ids), STATUS_BATCH):
+            chunk = list(ids[start : start + STATUS_BATCH])
+            answer = self._call(
+                "ec2:DescribeInstanceStatus",
+                "describe_instance_status",
+                ignore={"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"},
+                InstanceIds=chunk,
+                IncludeAllInstances=True,
+            )
+            if not answer:  # one id is long gone: ask the slow way, which tolerates it
+                states.update({i.id: i.state for i in self.describe_instances(chunk)})
+                continue
+            for status in answer.get("InstanceStatuses", []):
+                states[str(status["InstanceId"])] = str(status["InstanceState"]["Name"])
+        return states
+
+    def tagged_instance_ids(self, cluster: str) -> list[str]:
+        """Ids of the cluster's instances from their tags alone (a small answer)."""
+        tags = self._pages(
+            "ec2:DescribeTags",
+            "describe_tags",
+            "Tags",
+            Filters=[
+                {"Name": "resource-type", "Values": ["instance"]},
+                {"Name": "key", "Values": [CLUSTER_TAG]},
+                {"Name": "value", "Values": [cluster]},
+            ],
+        )
+        return sorted({str(t["ResourceId"]) for t in tags})
+
     def find_instances(
         self, filters: list[dict[str, Any]], states: Sequence[str] = ALIVE_STATES
     ) -> list[Instance]:
@@ -454,8 +488,8 @@ class Ec2:
         """Poll until every instance is terminated; returns those that are not."""
         waiting = list(ids)
         while waiting:
-            found = self.describe_instances(waiting)
-            waiting = [i.id for i in found if i.state != "terminated"]
+            states = self.instance_states(waiting)
+            waiting = [i for i in waiting if states.get(i, "terminated") != "terminated"]
             if not waiting or self.clock() >= deadline:
                 break
             self.sleep(3)

@@ -48,6 +48,7 @@ from clusterous.providers.base import (
     Report,
     Role,
     SweepReport,
+    record_nodes,
 )
 from clusterous.remote.keys import KeyPair
 
@@ -431,11 +432,13 @@ class AwsProvider:
             spot=spot,
         )
         instances = self.ec2.run_cluster_instances(spec)
+        launched = []
         for instance in instances:
             request = batch[instance.launch_index]
-            recorder.record_node(
+            launched.append(
                 NodeRecord(request.name, request.group, request.instance_type, instance.id)
             )
+        record_nodes(recorder, launched)
         return instances
 
     def _image_for(self, architecture: str) -> tuple[str, str]:
@@ -447,9 +450,16 @@ class AwsProvider:
     def _settle(
         self, batch: list[NodeRequest], instances: list[Instance], recorder: Recorder
     ) -> list[NodeRecord]:
-        """Wait until running; attach the volume to the controller; record the addresses."""
-        running = self.ec2.wait_running([i.id for i in instances], self.clock() + LAUNCH_TIMEOUT)
-        by_id = {i.id: i for i in running}
+        """Record the addresses; the controller is waited for (public address, volume).
+
+        Other nodes have their private address from the launch itself and are
+        reached through the controller; whether they run is proven when they
+        join the Swarm, so no per-launch polling grows with their number.
+        """
+        by_id = {i.id: i for i in instances}
+        if batch[0].role == "controller":
+            ids = [i.id for i in instances]
+            by_id = {i.id: i for i in self.ec2.wait_running(ids, self.clock() + LAUNCH_TIMEOUT)}
         records = []
         for instance in instances:
             now = by_id[instance.id]
@@ -466,8 +476,8 @@ class AwsProvider:
                 ssh_host=now.public_ip if controller else "",
                 ssh_port=22 if controller else 0,
             )
-            recorder.record_node(record)
             records.append(record)
+        record_nodes(recorder, records)
         return records
 
     def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None:

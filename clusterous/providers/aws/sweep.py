@@ -44,6 +44,11 @@ def is_shared_volume(volume: Volume) -> bool:
     return volume.tags.get(ROLE_TAG) == "volume"
 
 
+def is_root_disk_going(volume: Volume) -> bool:
+    """A root disk AWS is deleting along with its terminated instance."""
+    return volume.tags.get(ROLE_TAG) == "root-disk" and volume.state in ("in-use", "deleting")
+
+
 class Sweeper:
     def __init__(self, provider: AwsProvider, report: Report) -> None:
         self.provider = provider
@@ -74,18 +79,19 @@ class Sweeper:
     # -- instances ---------------------------------------------------------------
 
     def _instances(self, state: ClusterState | None, result: SweepReport) -> None:
-        ids = {i.id for i in self.ec2.find_instances(cluster_filter(self.cluster))}
-        if state is not None:
-            ids |= {n.instance_id for n in state.nodes if n.instance_id.startswith("i-")}
-        alive = [i.id for i in self.ec2.describe_instances(sorted(ids)) if i.state != "terminated"]
-        if not alive:
+        ids = set(self.ec2.tagged_instance_ids(self.cluster))
+        ids |= {n.instance_id for n in (state.nodes if state else [])}
+        states = self.ec2.instance_states(sorted(i for i in ids if i.startswith("i-")))
+        alive = sorted(i for i, s in states.items() if s not in ("terminated", "shutting-down"))
+        going = sorted(i for i, s in states.items() if s != "terminated")
+        if not going:
             return
         self.ec2.terminate_instances(alive)
-        self.report(f"terminating {len(alive)} instance(s)")
-        left = self.ec2.wait_terminated(alive, self.ec2.clock() + TERMINATE_TIMEOUT)
+        self.report(f"terminating {len(going)} instance(s)")
+        left = self.ec2.wait_terminated(going, self.ec2.clock() + TERMINATE_TIMEOUT)
         result.removed += [f"instance {i}" for i in alive if i not in left]
         result.leftovers += [Leftover("instance", i, "still terminating") for i in left]
-        self.report(f"terminated {len(alive) - len(left)} instance(s)")
+        self.report(f"terminated {len(going) - len(left)} instance(s)")
 
     # -- volumes -------------------------------------------------------------------
 
@@ -94,13 +100,23 @@ class Sweeper:
         for volume_id in sorted(brought):
             result.kept.append(f"shared volume {volume_id} (brought by you: never deleted)")
         for volume in self.ec2.find_volumes(cluster_filter(self.cluster)):
-            if volume.id in brought:
+            if volume.id in brought or is_root_disk_going(volume):
                 continue
             if is_shared_volume(volume) and (keep_volume or volume.tags.get(KEEP_TAG)):
                 self._keep(volume, result)
             else:
                 self._guarded(result, "volume", volume.id, partial(self._delete, volume))
                 self.report(f"deleted volume {volume.id}")
+        self._wait_root_disks_gone()
+
+    def _wait_root_disks_gone(self) -> None:
+        """Root disks go with their instances (DeleteOnTermination): wait, do not delete."""
+        deadline = self.ec2.clock() + VOLUME_TIMEOUT
+        while self.ec2.clock() < deadline:
+            found = self.ec2.find_volumes(cluster_filter(self.cluster))
+            if not any(is_root_disk_going(v) for v in found):
+                return
+            self.ec2.sleep(3)
 
     def _keep(self, volume: Volume, result: SweepReport) -> None:
         if not volume.tags.get(KEEP_TAG):

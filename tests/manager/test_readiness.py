@@ -1,0 +1,68 @@
+"""Waiting for a controller that configures itself: its bootstrap log decides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from unittest.mock import Mock
+
+import pytest
+
+from clusterous.errors import ClusterousError
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.readiness import SwarmReadiness
+from clusterous.manager.report import SilentReporter
+from clusterous.remote.ssh import CommandResult, Session
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def readiness(tmp_path: Path, clock: Clock) -> SwarmReadiness:
+    home = Home(tmp_path)
+    return SwarmReadiness(
+        ClusterAccess.of(home, "c"),
+        Ledger(home, "c"),
+        SilentReporter(),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def session_answering(*tails: str) -> Mock:
+    session = Mock(spec=Session)
+    session.run.side_effect = [CommandResult(0, tail, "") for tail in tails]
+    return session
+
+
+def test_the_ready_marker_as_last_line_means_configured(tmp_path: Path) -> None:
+    clock = Clock()
+    session = session_answering(
+        "", "clusterous-bootstrap: packages: installing\n", "x\nclusterous-bootstrap: ready\n"
+    )
+    readiness(tmp_path, clock)._wait_for_bootstrap(session, deadline=100)
+    assert session.run.call_count == 3
+    assert "/var/log/clusterous-bootstrap.log" in session.run.call_args.args[0]
+
+
+def test_a_bootstrap_error_fails_at_once_with_the_log(tmp_path: Path) -> None:
+    log = "clusterous-bootstrap: error: installing docker.io failed\n"
+    with pytest.raises(ClusterousError, match=r"installing docker\.io failed"):
+        readiness(tmp_path, Clock())._wait_for_bootstrap(session_answering(log), deadline=100)
+
+
+def test_no_marker_before_the_deadline_is_a_timeout(tmp_path: Path) -> None:
+    clock = Clock()
+    session = session_answering(*["clusterous-bootstrap: swarm: created\n"] * 5)
+    with pytest.raises(ClusterousError, match="did not finish configuring itself in time"):
+        readiness(tmp_path, clock)._wait_for_bootstrap(session, deadline=12)
+    assert clock.now >= 12

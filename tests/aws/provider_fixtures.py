@@ -87,6 +87,9 @@ def account(faulty_aws: Faults, clusterous_home: Path) -> Account:
         ssm.put_parameter(Name=IMAGE_PARAMETER.format(arch=arch), Value=image, Type="String")
         images[arch] = image
     ec2.create_key_pair(KeyName=KEY_PAIR)
+    boto("s3").create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
     profile = Profile(
         name="aws",
         provider="aws",

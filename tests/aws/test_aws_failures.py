@@ -255,3 +255,21 @@ def test_a_profile_without_allowed_cidr_is_refused_before_anything_is_made(
     with pytest.raises(InputError, match="allowed_cidr"):
         make_provider(clusterous_home, profile).preflight()
     assert faulty_aws.calls() == []
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("403", "belongs to another AWS account"), ("404", "does not exist")],
+)
+def test_a_registry_bucket_of_another_account_or_none_is_refused(
+    account: Account, clusterous_home: Path, code: str, message: str
+) -> None:
+    from botocore.stub import Stubber
+
+    provider = make_provider(clusterous_home, account.profile)
+    s3 = provider.clients.get("s3")
+    with Stubber(s3) as stub:  # moto does not check ExpectedBucketOwner
+        stub.add_client_error("head_bucket", code, "Forbidden", http_status_code=int(code))
+        with pytest.raises(InputError, match=message) as error:
+            provider.preflight()
+    assert "clusterous setup" in error.value.render()

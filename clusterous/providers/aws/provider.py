@@ -167,7 +167,36 @@ class AwsProvider:
             )
         from clusterous.aws.account import AwsAccount
 
-        AwsAccount(self.clients.session).caller_identity()
+        identity = AwsAccount(self.clients.session).caller_identity()
+        self._check_bucket(str(self.profile.bucket), identity.account)
+
+    def _check_bucket(self, bucket: str, account: str) -> None:
+        """The registry's bucket must exist and be this account's (names are global)."""
+        from botocore.exceptions import ClientError
+
+        from clusterous.aws.errors import BucketTakenError, aws_errors
+        from clusterous.providers.aws.ec2 import error_code
+
+        with aws_errors("s3:ListBucket", region=self.region, resource=bucket):
+            try:
+                self.clients.get("s3").head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+                return
+            except ClientError as problem:
+                code = error_code(problem)
+                if code not in ("403", "404", "AccessDenied", "NoSuchBucket", "NotFound"):
+                    raise
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            raise InputError(
+                f"the registry bucket {bucket!r} of profile {self.profile.name!r} does not exist",
+                None,
+                f"run 'clusterous setup --profile-name {self.profile.name}' to create it",
+            )
+        raise BucketTakenError(
+            f"the S3 bucket {bucket!r} belongs to another AWS account",
+            "the cluster's image registry must store its images in a bucket of yours",
+            f"choose another with 'clusterous setup --profile-name {self.profile.name} "
+            "--bucket NAME'",
+        )
 
     def instance_types(self) -> dict[str, InstanceType]:
         book = PriceBook(

@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 BASE_IMAGE ?= debian:bookworm-slim
 
-.PHONY: venv docker tools base-image lint test test-unit demo clean
+.PHONY: venv docker tools base-image examples lint test test-unit demo clean
 
 $(BIN)/clusterous: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ docker:
 
 tools:
 	bash scripts/ensure-tools.sh
+
+examples:
+	bash scripts/busybox-for-examples.sh
 
 base-image: docker
 	bash scripts/prepare-base-image.sh $(BASE_IMAGE)

@@ -26,8 +26,17 @@ clusterous ssh --cluster "$name" master-1 -- cat /data/hello.txt
 say "The cluster's Swarm, as the controller sees it"
 clusterous ssh --cluster "$name" controller -- docker node ls
 
-say "Growing it by one worker"
+say "Running the offline example application (environments/busybox-web)"
+bash scripts/busybox-for-examples.sh
+clusterous run environments/busybox-web/env.yml --yes
+
+say "Asking the master, through the tunnel, for the pages the workers wrote"
+sleep 2
+curl -fsS http://127.0.0.1:8080/ | head -n 20
+
+say "Growing it by one worker: the 'count: auto' worker component follows"
 clusterous add-nodes 1 --cluster "$name"
+clusterous status "$name"
 
 cat <<EOF
 
@@ -35,6 +44,9 @@ The cluster '$name' is running. Next:
   . .venv/bin/activate                 # put clusterous on your PATH
   clusterous status                    # nodes, volume, services
   clusterous ssh worker-1              # a shell on a node (host keys pinned)
+  curl http://localhost:8080/          # the example app, through its tunnel
+  clusterous logs worker               # every worker's output, prefixed with its node
+  clusterous quit --yes                # stop the app and its tunnel
   clusterous rm-nodes 1                # shrink it again
   clusterous destroy $name --yes       # remove everything; nothing is left behind
 EOF

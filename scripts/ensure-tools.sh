@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Host tools the local provider and its tests use: the OpenSSH client (for
-# `clusterous ssh`) and a static busybox (the 2 MB image of the offline examples
-# and tests). Installed from Debian's packages when missing and running as root.
+# Host tools the local provider, its tests and the demo use: the OpenSSH client
+# (for `clusterous ssh`), a static busybox (the 2 MB image of the offline examples
+# and tests) and curl (the demo asks the example app through its tunnel). Installed from Debian's packages when missing and running as root.
 set -euo pipefail
 
 missing=()
 command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
 command -v busybox >/dev/null 2>&1 || missing+=(busybox-static)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "tools: ssh and busybox present"
+    echo "tools: ssh, busybox and curl present"
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -9,7 +9,7 @@ included). Prints a table and writes JSON to bench/results/aws_moto.json.
 Targets (issue 5): calls(100 workers) <= calls(5 workers) + 5, and
 wall time(100) <= 2 x wall time(5), for create and for destroy.
 
-    python bench/aws_moto.py [--repeat 3]
+    python bench/aws_moto.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -75,6 +75,9 @@ def seed_account() -> None:
         )["ImageId"]
         ssm.put_parameter(Name=IMAGE_PARAMETER.format(arch=arch), Value=image, Type="String")
     ec2.create_key_pair(KeyName="bench")
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="clusterous-bench", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
 
 
 @dataclass
@@ -221,7 +224,7 @@ def verdicts(small: dict[str, float], large: dict[str, float]) -> dict[str, bool
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="rounds per size (median time)")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per size (median time)")
     args = parser.parse_args(argv)
     server = start_moto()
     try:

@@ -66,3 +66,53 @@ def test_no_marker_before_the_deadline_is_a_timeout(tmp_path: Path) -> None:
     with pytest.raises(ClusterousError, match="did not finish configuring itself in time"):
         readiness(tmp_path, clock)._wait_for_bootstrap(session, deadline=12)
     assert clock.now >= 12
+
+
+def test_login_is_retried_while_the_node_still_shows_its_own_host_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until user-data installs the pinned key, the node presents another: wait, never trust it."""
+    from clusterous.manager import readiness as module
+    from clusterous.manager.ledger import ClusterState, NodeRecord
+    from clusterous.remote.ssh import HostKeyMismatch, SSHUnavailable
+
+    clock = Clock()
+    session = Mock(spec=Session)
+    answers: list[object] = [
+        SSHUnavailable("cannot reach", "refused"),
+        HostKeyMismatch("unexpected host key", "cloud-init's own"),
+        session,
+    ]
+
+    def connect(*args: object, **kwargs: object) -> object:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(module, "connect", connect)
+    state = ClusterState("c", "aws", "aws")
+    state.nodes.append(
+        NodeRecord("controller", "controller", "t3.medium", "i-1", "10.0.0.5", "198.51.100.7", 22)
+    )
+    assert readiness(tmp_path, clock)._wait_for_login(state, deadline=60) is session
+    assert answers == [] and clock.now == 6
+
+
+def test_a_host_key_still_wrong_at_the_deadline_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusterous.manager import readiness as module
+    from clusterous.manager.ledger import ClusterState, NodeRecord
+    from clusterous.remote.ssh import HostKeyMismatch, SSHUnavailable
+
+    def connect(*args: object, **kwargs: object) -> object:
+        raise HostKeyMismatch("unexpected host key", "another machine")
+
+    monkeypatch.setattr(module, "connect", connect)
+    state = ClusterState("c", "aws", "aws")
+    state.nodes.append(
+        NodeRecord("controller", "controller", "t3.medium", "i-1", "10.0.0.5", "198.51.100.7", 22)
+    )
+    with pytest.raises(SSHUnavailable, match="pinned host key in time"):
+        readiness(tmp_path, Clock())._wait_for_login(state, deadline=10)

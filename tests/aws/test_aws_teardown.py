@@ -146,3 +146,14 @@ def scale_context(home: Path, account: Account, fail_wait: bool = False) -> Scal
         SilentReporter(),
         readiness=FakeReadiness(ledger, fail_wait=fail_wait),
     )
+
+
+def test_nodes_are_found_again_by_tag_with_their_names(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    views = make_provider(clusterous_home, account.profile).describe_nodes()
+    assert sorted((v.name, v.instance_id) for v in views) == sorted(
+        (n.name, n.instance_id) for n in created.nodes
+    )
+    controller = next(v for v in views if v.name == "controller")
+    assert controller.ssh_port == 22 and controller.ssh_host

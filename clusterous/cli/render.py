@@ -40,7 +40,7 @@ class ConsoleReporter:
 
     def detail(self, text: str) -> None:
         if self.verbose:
-            self.console.print(f"[dim]{text}[/dim]", markup=False, style="dim")
+            self.console.print(text, markup=False, style="dim")
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:

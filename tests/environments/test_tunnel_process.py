@@ -7,15 +7,13 @@ pinned one.
 
 from __future__ import annotations
 
-import io
 import socket
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
 import pytest
+from fake_ssh import start_ssh_server, upper_echo
 
 from clusterous.environments import tunnels
 from clusterous.environments.tunnels import TunnelRecord
@@ -24,77 +22,8 @@ from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
 from clusterous.remote.keys import generate_ed25519
-from clusterous.remote.ssh import pump
 
 CLUSTER = "tun"
-
-
-class Gateway(paramiko.ServerInterface):
-    """Accepts one login key; opens direct-tcpip channels to 127.0.0.1 only."""
-
-    def __init__(self, login: paramiko.PKey) -> None:
-        self.login = login
-        self.targets: dict[int, tuple[str, int]] = {}
-
-    def get_allowed_auths(self, username: str) -> str:
-        return "publickey"
-
-    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        ok = key.asbytes() == self.login.asbytes()
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
-
-    def check_channel_direct_tcpip_request(
-        self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
-    ) -> int:
-        if destination[0] != "127.0.0.1":
-            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        self.targets[chanid] = destination
-        return paramiko.OPEN_SUCCEEDED
-
-
-def serve_gateway(listener: socket.socket, host_key: paramiko.PKey, login: paramiko.PKey) -> None:
-    while True:
-        try:
-            peer, _ = listener.accept()
-        except OSError:
-            return
-        transport = paramiko.Transport(peer)
-        transport.add_server_key(host_key)
-        gateway = Gateway(login)
-        try:
-            transport.start_server(server=gateway)
-        except (paramiko.SSHException, EOFError):
-            continue
-        threading.Thread(target=relay, args=(transport, gateway), daemon=True).start()
-
-
-def relay(transport: paramiko.Transport, gateway: Gateway) -> None:
-    while transport.is_active():
-        channel = transport.accept(timeout=0.5)
-        if channel is not None and channel.get_id() in gateway.targets:
-            target = socket.create_connection(gateway.targets[channel.get_id()])
-            threading.Thread(
-                target=pump, args=(target, channel, threading.Event()), daemon=True
-            ).start()
-
-
-def upper_echo() -> socket.socket:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-
-    def serve() -> None:
-        while True:
-            try:
-                peer, _ = listener.accept()
-            except OSError:
-                return
-            with peer:
-                while data := peer.recv(1024):
-                    peer.sendall(data.upper())
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener
 
 
 @dataclass(frozen=True)
@@ -102,10 +31,6 @@ class Cluster:
     home: Home
     access: ClusterAccess
     echo_port: int
-
-
-def key_of(private_openssh: str) -> paramiko.PKey:
-    return paramiko.Ed25519Key.from_private_key(io.StringIO(private_openssh))
 
 
 @pytest.fixture
@@ -116,11 +41,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     login = access.new_login_key()
     host = generate_ed25519("controller")
     access.known_hosts.add(access.alias("controller"), host.public_openssh)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    args = (listener, key_of(host.private_openssh), key_of(login.private_openssh))
-    threading.Thread(target=serve_gateway, args=args, daemon=True).start()
+    listener = start_ssh_server(host.private_openssh, login.private_openssh)
     controller = NodeRecord(
         "controller", "controller", "medium", "i-1", "", "127.0.0.1", listener.getsockname()[1]
     )

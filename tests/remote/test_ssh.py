@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import socket
-import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import paramiko
 import pytest
+from fake_ssh import start_ssh_server, upper_echo
 
 from clusterous.remote.keys import KeyPair, generate_ed25519, write_private_key
 from clusterous.remote.ssh import (
@@ -20,52 +17,8 @@ from clusterous.remote.ssh import (
     KnownHosts,
     SSHUnavailable,
     connect,
-    pump,
     wait_for_ssh,
 )
-
-
-class _Server(paramiko.ServerInterface):
-    def __init__(self, login_key: paramiko.PKey) -> None:
-        self.login_key = login_key
-        self.destinations: dict[int, tuple[str, int]] = {}
-
-    def get_allowed_auths(self, username: str) -> str:
-        return "publickey"
-
-    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        ok = username == "root" and key.get_base64() == self.login_key.get_base64()
-        return paramiko.AUTH_SUCCESSFUL if ok else paramiko.AUTH_FAILED
-
-    def check_channel_request(self, kind: str, chanid: int) -> int:
-        return paramiko.OPEN_SUCCEEDED
-
-    def check_channel_direct_tcpip_request(
-        self, chanid: int, origin: tuple[str, int], destination: tuple[str, int]
-    ) -> int:
-        if destination[0] != "127.0.0.1":  # this test server reaches loopback only
-            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        self.destinations[chanid] = destination
-        return paramiko.OPEN_SUCCEEDED
-
-    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        threading.Thread(target=_execute, args=(channel, command.decode()), daemon=True).start()
-        return True
-
-
-def _execute(channel: paramiko.Channel, command: str) -> None:
-    """Run the command locally with bash, feeding it the channel's stdin."""
-    stdin = b""
-    while True:
-        chunk = channel.recv(65536)
-        if not chunk:
-            break
-        stdin += chunk
-    done = subprocess.run(["bash", "-c", command], input=stdin, capture_output=True)
-    channel.sendall(done.stdout)
-    channel.sendall_stderr(done.stderr)
-    channel.send_exit_status(done.returncode)
-    channel.close()
 
 
 @dataclass
@@ -75,46 +28,13 @@ class FakeNode:
     login_key_path: Path
 
 
-def _serve(listener: socket.socket, host_key: paramiko.PKey, login: paramiko.PKey) -> None:
-    while True:
-        try:
-            client, _ = listener.accept()
-        except OSError:
-            return
-        transport = paramiko.Transport(client)
-        transport.add_server_key(host_key)
-        server = _Server(login)
-        try:
-            transport.start_server(server=server)
-        except (paramiko.SSHException, EOFError):
-            continue
-        threading.Thread(target=_forward_channels, args=(transport, server), daemon=True).start()
-
-
-def _forward_channels(transport: paramiko.Transport, server: _Server) -> None:
-    """Serve direct-tcpip channels (jumps and forwards) by connecting to their destination."""
-    while transport.is_active():
-        channel = transport.accept(timeout=0.5)
-        if channel is None or channel.get_id() not in server.destinations:
-            continue
-        target = socket.create_connection(server.destinations[channel.get_id()])
-        threading.Thread(
-            target=pump, args=(target, channel, threading.Event()), daemon=True
-        ).start()
-
-
 @pytest.fixture
 def fake_node(tmp_path: Path) -> Iterator[FakeNode]:
     host_pair = generate_ed25519("host")
     login_pair = generate_ed25519("login")
     key_path = tmp_path / "id_ed25519"
     write_private_key(key_path, login_pair)
-    host_key = paramiko.Ed25519Key.from_private_key(io.StringIO(host_pair.private_openssh))
-    login_key = paramiko.Ed25519Key.from_private_key(io.StringIO(login_pair.private_openssh))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(8)
-    threading.Thread(target=_serve, args=(listener, host_key, login_key), daemon=True).start()
+    listener = start_ssh_server(host_pair.private_openssh, login_pair.private_openssh)
     try:
         yield FakeNode(listener.getsockname()[1], host_pair, key_path)
     finally:
@@ -197,30 +117,11 @@ def test_known_hosts_keeps_one_entry_per_alias(tmp_path: Path) -> None:
     assert (tmp_path / "known_hosts").stat().st_mode & 0o777 == 0o600
 
 
-def _echo_server() -> socket.socket:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
-
-    def serve() -> None:
-        while True:
-            try:
-                peer, _ = listener.accept()
-            except OSError:
-                return
-            with peer:
-                while data := peer.recv(1024):
-                    peer.sendall(data.upper())
-
-    threading.Thread(target=serve, daemon=True).start()
-    return listener
-
-
 def test_a_local_forward_reaches_a_port_seen_from_the_node(
     fake_node: FakeNode, tmp_path: Path
 ) -> None:
     known = _pinned(tmp_path, "node-a", fake_node.host_key.public_openssh)
-    echo = _echo_server()
+    echo = upper_echo()
     endpoint = Endpoint("node-a", "127.0.0.1", fake_node.port)
     try:
         with (

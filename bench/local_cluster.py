@@ -27,6 +27,8 @@ import time
 import uuid
 from pathlib import Path
 
+from table import print_measures
+
 TARGETS = {"create_1c_3w": 20.0, "add_node": 8.0, "destroy": 5.0}
 RESULTS = Path(__file__).parent / "results"
 
@@ -104,7 +106,6 @@ def main() -> None:
 
 def print_table(medians: dict[str, float], ratio: float, repeat: int) -> None:
     print(f"local provider, median of {repeat} run(s), {os.cpu_count()} CPUs")
-    print(f"{'measure':<34}{'seconds':>9}{'target':>9}  ok")
     labels = {
         "create_1c_3w": "create (controller + 3 workers)",
         "add_node": "add-nodes 1",
@@ -112,11 +113,7 @@ def print_table(medians: dict[str, float], ratio: float, repeat: int) -> None:
         "create_2w": "create (controller + 2 workers)",
         "create_6w": "create (controller + 6 workers)",
     }
-    for key, label in labels.items():
-        target = TARGETS.get(key)
-        verdict = "" if target is None else ("yes" if medians[key] <= target else "NO")
-        shown = "" if target is None else f"{target:.1f}"
-        print(f"{label:<34}{medians[key]:>9.2f}{shown:>9}  {verdict}")
+    print_measures(labels, medians, TARGETS)
     print(
         f"{'6 workers / 2 workers':<34}{ratio:>9.2f}{1.5:>9.1f}  {'yes' if ratio <= 1.5 else 'NO'}"
     )

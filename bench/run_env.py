@@ -31,6 +31,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+from table import print_measures
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "environments" / "busybox-web"
 RESULTS = Path(__file__).parent / "results"
@@ -149,18 +151,13 @@ def main() -> None:
 
 def print_table(medians: dict[str, float], repeat: int) -> None:
     print(f"busybox-web on a local cluster, median of {repeat} round(s), {os.cpu_count()} CPUs")
-    print(f"{'measure':<46}{'seconds':>9}{'target':>9}  ok")
     labels = {
         "run_with_build": "run -> tunnel answers (image built)",
         "run_built": "run -> tunnel answers (build skipped)",
         "auto_on_new_node": "auto task on a new node (after add-nodes)",
         "auto_from_add_nodes_typed": "auto task on a new node (add-nodes typed)",
     }
-    for key, label in labels.items():
-        target = TARGETS.get(key)
-        verdict = "" if target is None else ("yes" if medians[key] <= target else "NO")
-        shown = "" if target is None else f"{target:.1f}"
-        print(f"{label:<46}{medians[key]:>9.2f}{shown:>9}  {verdict}")
+    print_measures(labels, medians, TARGETS)
 
 
 if __name__ == "__main__":

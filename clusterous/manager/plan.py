@@ -147,14 +147,19 @@ def _check_groups(groups: list[GroupRequest]) -> None:
             raise InputError(f"node group {group.name!r} has a negative count ({group.count})")
 
 
-def next_node_names(existing: Iterable[str], group: str, count: int) -> list[str]:
-    """Names for ``count`` new nodes of a group, after the highest number in use."""
+def next_node_names(existing: Iterable[str], group: str, count: int, retired: int = 0) -> list[str]:
+    """Names for ``count`` new nodes of a group, after the highest number ever used.
+
+    ``retired`` is the highest number of a removed node: names are never reused,
+    because Swarm's gossip remembers a removed node for a while and a newcomer
+    with its name waited about 30 s before running tasks.
+    """
     numbers = [
         int(name.rsplit("-", 1)[1])
         for name in existing
         if name.startswith(f"{group}-") and name.rsplit("-", 1)[1].isdigit()
     ]
-    start = max(numbers, default=0) + 1
+    start = max(max(numbers, default=0), retired) + 1
     return [f"{group}-{i}" for i in range(start, start + count)]
 
 

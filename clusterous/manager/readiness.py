@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -55,6 +56,8 @@ class SwarmLink:
     swarm: Swarm
     ledger: Ledger
     reporter: Reporter
+    access: ClusterAccess
+    controller_session: Session
 
     def join_token(self) -> str:
         return self.swarm.worker_join_token()
@@ -75,6 +78,26 @@ class SwarmLink:
         for node_id in ids:
             self.swarm.drain(node_id)
         self.swarm.wait_drained(ids, deadline)
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(nodes)))) as pool:
+            list(pool.map(self._leave, nodes))
+
+    def _leave(self, node: NodeRecord) -> None:
+        """Have a drained node leave Swarm itself, so its gossip peers forget it at once.
+
+        A node that is only removed from the manager stays a suspect in the
+        overlay networks' gossip for about 30 s, and a newcomer given its
+        address waits that long before running tasks. A node that cannot be
+        reached (stopped, say) is simply removed by ``forget``.
+        """
+        try:
+            endpoint = self.access.endpoint(node)
+            via = None if node.is_controller else self.controller_session
+            with connect(
+                endpoint, self.access.key_path, self.access.known_hosts, via, 5
+            ) as session:
+                session.run("docker swarm leave", timeout=30)
+        except Exception as problem:  # best effort: forget() removes it either way
+            self.reporter.detail(f"{node.name} did not leave Swarm by itself: {problem}")
 
     def forget(self, nodes: Sequence[NodeRecord]) -> None:
         seen = self.swarm.by_instance()
@@ -106,7 +129,8 @@ class SwarmReadiness:
         with session:
             self._wait_for_bootstrap(session, deadline)
             with engine_client(session) as client:
-                yield SwarmLink(Swarm(client, clock=self.clock), self.ledger, self.reporter)
+                swarm = Swarm(client, clock=self.clock)
+                yield SwarmLink(swarm, self.ledger, self.reporter, self.access, session)
 
     def _wait_for_login(self, state: ClusterState, deadline: float) -> Session:
         """Until the bootstrap installs the pinned host key, the node presents another: retry."""

@@ -8,6 +8,7 @@ elsewhere, then removes them from Swarm and from the provider.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +79,8 @@ def add_nodes(
     group = choose_group(state, group)
     itype = instance_type or state.groups()[group][0].instance_type
     ctx.provider.check_instance_types([itype])
-    names = next_node_names((n.name for n in state.nodes), group, count)
+    retired = int(state.settings.get("retired_numbers", {}).get(group, 0))
+    names = next_node_names((n.name for n in state.nodes), group, count, retired)
     deadline = ctx.clock() + ctx.timeout
     try:
         ctx.reporter.step(f"launching {count} node(s) in group {group}")
@@ -166,8 +168,15 @@ def _forget(ctx: ScaleContext, nodes: list[NodeRecord], link: ControllerLink | N
     if link is not None:
         link.forget(nodes)
     for node in nodes:
+        ctx.ledger.update(functools.partial(_retire, node=node))
         ctx.ledger.forget_node(node.name)
         ctx.access.known_hosts.remove(ctx.access.alias(node.name))
+
+
+def _retire(state: ClusterState, node: NodeRecord) -> None:
+    """Remember the highest number a group has used, so no later node takes it again."""
+    retired = state.settings.setdefault("retired_numbers", {})
+    retired[node.group] = max(int(retired.get(node.group, 0)), _number(node))
 
 
 def _number(node: NodeRecord) -> int:

@@ -68,3 +68,8 @@ def test_new_node_names_continue_after_the_highest_number_in_use() -> None:
     existing = ["controller", "worker-1", "worker-3", "master-1", "worker-x"]
     assert next_node_names(existing, "worker", 2) == ["worker-4", "worker-5"]
     assert next_node_names(existing, "gpu", 1) == ["gpu-1"]
+
+
+def test_names_of_removed_nodes_are_never_given_again() -> None:
+    assert next_node_names(["worker-1", "worker-2"], "worker", 1, retired=5) == ["worker-6"]
+    assert next_node_names(["worker-7"], "worker", 1, retired=5) == ["worker-8"]

@@ -95,14 +95,10 @@ def timed_run(home: Path, cluster: str, env_file: Path, port: int) -> float:
     return time.perf_counter() - started
 
 
-def forget_worker_3(home: Path, cluster: str, port: int) -> None:
-    """A page left by an earlier round's worker-3 must not count as the new one's."""
-    clusterous(home, "rm", "www/workers/worker-3.html", "--cluster", cluster, check=False)
-    started = time.perf_counter()
-    while "worker-3" in (page(port) or "worker-3"):
-        if time.perf_counter() - started > 30:
-            raise SystemExit("an old page of worker-3 stays on the index")
-        time.sleep(0.1)
+def node_names(home: Path, cluster: str) -> set[str]:
+    """The cluster's nodes, from its ledger (node names are never reused)."""
+    state = json.loads((home / "clusters" / cluster / "state.json").read_text())
+    return {node["name"] for node in state["nodes"]}
 
 
 def one_round(home: Path, cluster: str, env_file: Path, port: int, index: int) -> dict[str, float]:
@@ -111,11 +107,12 @@ def one_round(home: Path, cluster: str, env_file: Path, port: int, index: int) -
     times = {"run_with_build": timed_run(home, cluster, env_file, port)}
     clusterous(home, "quit", "--yes", "--cluster", cluster)
     times["run_built"] = timed_run(home, cluster, env_file, port)
-    forget_worker_3(home, cluster, port)
+    before = node_names(home, cluster)
     typed = time.perf_counter()
     clusterous(home, "add-nodes", "1", "--cluster", cluster)
     joined = time.perf_counter()
-    times["auto_on_new_node"] = wait_for(port, "worker on worker-3")
+    (added,) = node_names(home, cluster) - before
+    times["auto_on_new_node"] = wait_for(port, f"worker on {added}")
     times["auto_from_add_nodes_typed"] = joined - typed + times["auto_on_new_node"]
     clusterous(home, "rm-nodes", "1", "--cluster", cluster)
     clusterous(home, "quit", "--yes", "--cluster", cluster)

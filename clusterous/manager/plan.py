@@ -7,7 +7,7 @@ the same plan to the executor. Node names are ``controller`` and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,7 +168,3 @@ def default_groups(
 ) -> list[GroupRequest]:
     """Clusterous 1.0's default cluster: one master, N workers."""
     return [GroupRequest("master", master_type, 1), GroupRequest("worker", worker_type, workers)]
-
-
-def group_requests(groups: Mapping[str, tuple[str | None, int]]) -> list[GroupRequest]:
-    return [GroupRequest(name, itype, count) for name, (itype, count) in groups.items()]

@@ -37,7 +37,7 @@ from clusterous.providers.aws.tags import (
     cluster_filter,
     cluster_tags,
 )
-from clusterous.providers.aws.userdata import user_data
+from clusterous.node.userdata import user_data
 from clusterous.providers.base import (
     InstanceType,
     Leftover,

@@ -1,0 +1,81 @@
+"""The user-data of a launch: the bootstrap, each node's own name and id, under 16 KB."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+from pathlib import Path
+
+from clusterous.node import BootstrapParams
+from clusterous.node.userdata import USER_DATA_LIMIT, launch_preamble, user_data
+
+PARAMS = BootstrapParams(
+    cluster="lab",
+    node="worker-1",
+    role="node",
+    group="worker",
+    controller_addr="10.0.0.5",
+    join_token="SWMTKN-1-x",
+    host_key="-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+)
+
+
+def fake_cloud_init(tmp_path: Path, launch_index: str, fail: str = "") -> dict[str, str]:
+    """A ``cloud-init`` on PATH that answers ``query`` like the instance data of one node."""
+    script = tmp_path / "cloud-init"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'[ "$2" = "{fail}" ] && {{ echo "no such key" >&2; exit 1; }}\n'
+        'case "$2" in\n'
+        "  v1.instance_id) echo i-0123456789abcdef0 ;;\n"
+        f"  ds.meta_data.ami_launch_index) echo {launch_index} ;;\n"
+        "  *) exit 1 ;;\n"
+        "esac\n"
+    )
+    script.chmod(0o755)
+    return {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+
+
+def run_preamble(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    names = ["worker-4", "worker-5", "worker-6"]
+    program = launch_preamble(names) + 'echo "$CLUSTEROUS_NODE $CLUSTEROUS_INSTANCE_ID"\n'
+    # The preamble logs to the bootstrap log; point it into the test's directory.
+    program = program.replace("/var/log/clusterous-bootstrap.log", str(tmp_path / "boot.log"))
+    return subprocess.run(["bash", "-c", program], env=env, capture_output=True, text=True)
+
+
+def test_each_node_takes_its_name_by_launch_index_and_its_own_instance_id(
+    tmp_path: Path,
+) -> None:
+    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "1"))
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "worker-5 i-0123456789abcdef0"
+
+
+def test_unreadable_instance_data_is_written_to_the_bootstrap_log_at_once(
+    tmp_path: Path,
+) -> None:
+    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "1", fail="v1.instance_id"))
+    assert answer.returncode == 1
+    log = (tmp_path / "boot.log").read_text()
+    assert "clusterous-bootstrap: error: cannot read this node's instance id" in log
+
+
+def test_a_launch_index_beyond_the_names_is_an_error_not_an_empty_name(tmp_path: Path) -> None:
+    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "3"))
+    assert answer.returncode == 1
+    assert "launch index ('3' of 3)" in (tmp_path / "boot.log").read_text()
+
+
+def test_the_whole_user_data_is_valid_bash_and_fits_for_a_hundred_nodes(tmp_path: Path) -> None:
+    names = [f"worker-{i}" for i in range(1, 101)]
+    packed = user_data(PARAMS, names)
+    assert len(packed) <= USER_DATA_LIMIT
+    script = gzip.decompress(packed).decode()
+    path = tmp_path / "user-data.sh"
+    path.write_text(script)
+    subprocess.run(["bash", "-n", str(path)], check=True)
+    assert script.startswith("#!/usr/bin/env bash\n")
+    assert script.index("CLUSTEROUS_AUTHORIZED_KEY=") < script.index("clusterous_names=(")
+    assert script.index("clusterous_names=(") < script.index("main()")

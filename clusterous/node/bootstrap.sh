@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # clusterous node bootstrap: the one place that configures a cluster node.
 #
-# The same script runs on every provider: on AWS as EC2 user-data (cloud-init
-# runs it as root at first boot, systemd present), on the local provider over
-# SSH as `bash -s` inside a node container (no systemd, tini as PID 1). It
-# installs only Debian packages, and it is idempotent: a second run finds
-# everything in place, changes nothing and still ends with the ready marker.
+# Every node of every provider boots the way an EC2 instance does: systemd as
+# PID 1, and cloud-init running this script as the user-data, once per
+# instance (on AWS from EC2's metadata, on the local provider and the EC2 twin
+# from a NoCloud seed). Everything it configures is a systemd service that
+# comes back by itself when the node restarts. It installs only Debian
+# packages, and it is idempotent: a second run finds everything in place,
+# changes nothing and still ends with the ready marker.
 #
 # Parameters are shell variables rendered in below by clusterous.node
 # (render_bootstrap). Progress goes to stdout and to the log; a failure prints
@@ -18,23 +20,26 @@ set -Eeuo pipefail
 # @CLUSTEROUS_PARAMETERS@
 
 readonly LOG=/var/log/clusterous-bootstrap.log
-readonly DOCKERD_LOG=/var/log/clusterous-dockerd.log
-readonly DOCKERD_PIDFILE=/run/docker.pid
-readonly DOCKERD_STARTED_PIDFILE=/run/clusterous-dockerd.pid
-readonly REGISTRY_LOG=/var/log/clusterous-registry.log
-readonly REGISTRY_PIDFILE=/run/clusterous-registry.pid
 readonly REGISTRY_CONFIG=/etc/docker/registry/config.yml
 readonly REGISTRY_DIR=/var/lib/docker-registry
 readonly HOST_KEY=/etc/ssh/ssh_host_ed25519_key
 readonly SSHD_DROP_IN=/etc/ssh/sshd_config.d/00-clusterous.conf
 readonly DOCKER_DROP_IN=/etc/systemd/system/docker.service.d/clusterous.conf
+readonly REGISTRY_DROP_IN=/etc/systemd/system/docker-registry.service.d/clusterous.conf
+readonly NFS_DROP_IN=/etc/systemd/system/nfs-server.service.d/clusterous.conf
+readonly REGISTRY_NAME_SCRIPT=/usr/local/sbin/clusterous-registry-name
+readonly REGISTRY_NAME_UNIT=/etc/systemd/system/clusterous-registry-name.service
+# Placed by a host that shares /data with its nodes by a bind mount (the EC2
+# twin, whose kernel has no NFS): /data is there already, NFS is not used.
+readonly DATA_FROM_HOST=/etc/clusterous/data-from-host
 readonly NFS_EXPORTS=/etc/exports.d/clusterous.exports
 
 STEP="starting"
 CHANGED=no
 CHANGES=()
-CREATED_POLICY_RC=no
-REGISTRY_STARTED=no
+UNITS_CHANGED=no
+DOCKER_UNIT_CHANGED=no
+REGISTRY_UNIT_CHANGED=no
 
 # --- output and failure ----------------------------------------------------
 
@@ -60,10 +65,6 @@ on_error() {
     fail_with_log "$STEP: \`$command\` failed with status $status (line $line)" "$LOG"
 }
 
-on_exit() {
-    if [ "$CREATED_POLICY_RC" = yes ]; then rm -f /usr/sbin/policy-rc.d; fi
-}
-
 # Run a command with its output in the log only (stdout stays one line a step).
 quietly() { "$@" >>"$LOG" 2>&1 </dev/null; }
 
@@ -79,39 +80,38 @@ retry() {
 
 note_change() { CHANGES+=("$1"); }
 
-# Start a daemon in a session of its own, so that it outlives the SSH session
-# that ran this script; its pid is in PIDFILE before it runs.
-spawn() {
-    local pidfile=$1 log=$2
-    shift 2
-    rm -f "$pidfile"
-    # shellcheck disable=SC2016  # $$ is the inner shell's pid, expanded there.
-    setsid nohup sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "$@" \
-        >>"$log" 2>&1 </dev/null &
-}
-
-# False once the daemon spawn started has exited (true until it wrote its pid).
-spawned_alive() {
-    local pid
-    pid=$(cat "$1" 2>/dev/null) || return 0
-    [ -e "/proc/$pid" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$pid/status" 2>/dev/null
-}
-
-# Wait up to SECONDS for a command to succeed: status 1 on timeout, 2 as soon
-# as the daemon of PIDFILE (if given) has exited.
+# Wait up to SECONDS for a command to succeed (status 1 on timeout), giving up
+# at once when the systemd UNIT (if given) has failed.
 wait_until() {
-    local seconds=$1 pidfile=$2 tries
+    local seconds=$1 unit=$2 tries
     shift 2
-    tries=$((seconds * 2))
+    tries=$((seconds * 4))
     until "$@"; do
-        [ -z "$pidfile" ] || spawned_alive "$pidfile" || return 2
+        [ -z "$unit" ] || ! systemctl is-failed --quiet "$unit" || return 2
         tries=$((tries - 1))
         [ "$tries" -gt 0 ] || return 1
-        sleep 0.5
+        sleep 0.25
     done
 }
 
 have_systemd() { [ -d /run/systemd/system ]; }
+
+data_from_host() { [ -e "$DATA_FROM_HOST" ]; }
+
+# A unit file or drop-in written: systemd must reload before it is used.
+put_unit_file() {
+    put_file "$1" 0644 "$2"
+    if [ "$CHANGED" = yes ]; then
+        UNITS_CHANGED=yes
+        note_change "$1"
+    fi
+}
+
+reload_units() {
+    [ "$UNITS_CHANGED" = yes ] || return 0
+    systemctl daemon-reload
+    UNITS_CHANGED=no
+}
 
 # --- files -----------------------------------------------------------------
 
@@ -258,9 +258,9 @@ wanted_packages() {
     local packages=(docker.io iproute2 iptables curl ca-certificates rsync procps)
     if [ "$CLUSTEROUS_ROLE" = controller ]; then
         packages+=(docker-registry)
-        [ "$CLUSTEROUS_NFS" = no ] || packages+=(nfs-kernel-server)
+        [ "$CLUSTEROUS_NFS" = no ] || data_from_host || packages+=(nfs-kernel-server)
         [ -z "$CLUSTEROUS_SHARED_DEVICE" ] || packages+=(e2fsprogs)
-    elif [ "$CLUSTEROUS_NFS" = yes ]; then
+    elif [ "$CLUSTEROUS_NFS" = yes ] && ! data_from_host; then
         packages+=(nfs-common)
     fi
     printf '%s\n' "${packages[@]}"
@@ -286,19 +286,10 @@ install_packages() {
         return 0
     fi
     say "packages: installing ${missing[*]} (log: $LOG)"
-    if ! have_systemd && [ ! -e /usr/sbin/policy-rc.d ]; then
-        # Without systemd, package scripts would start daemons with their
-        # default configuration; this script starts them itself.
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 0755 /usr/sbin/policy-rc.d
-        CREATED_POLICY_RC=yes
-    fi
     retry 5 10 quietly apt_get update \
         || fail_with_log "apt-get update failed 5 times: is the Debian mirror reachable?" "$LOG"
     retry 3 10 quietly apt_get install -y --no-install-recommends "${missing[@]}" \
         || fail_with_log "installing ${missing[*]} failed" "$LOG"
-    on_exit
-    CREATED_POLICY_RC=no
     note_change "packages"
 }
 
@@ -336,13 +327,8 @@ install_host_key() {
     fi
 }
 
-reload_sshd() {
-    if have_systemd; then
-        systemctl reload ssh
-    elif [ -s /run/sshd.pid ]; then
-        kill -HUP "$(cat /run/sshd.pid)"
-    fi
-}
+# sshd may not be running yet (a node image without any host key of its own).
+reload_sshd() { systemctl reload-or-restart ssh; }
 
 authorize_key() {
     STEP="authorizing the login key"
@@ -375,7 +361,7 @@ prepare_shared_data() {
     STEP="preparing the shared volume /data"
     if [ -n "$CLUSTEROUS_SHARED_DEVICE" ]; then
         mount_shared_device
-    elif [ "$CLUSTEROUS_NFS" = yes ] && [ "$CLUSTEROUS_ROLE" = node ]; then
+    elif [ "$CLUSTEROUS_NFS" = yes ] && [ "$CLUSTEROUS_ROLE" = node ] && ! data_from_host; then
         mount_shared_nfs
     else
         mkdir -p /data
@@ -442,24 +428,40 @@ link_home_data() {
 
 # --- names -----------------------------------------------------------------
 
-# "<controller> registry" in a hosts file, replacing any other line for it.
-registry_hosts_content() {
-    local file=$1 others
-    others=$(awk '{ keep = 1
-        if ($1 !~ /^#/) for (i = 2; i <= NF; i++) if ($i == "registry") keep = 0
-        if (keep) print }' "$file")
-    join_lines $'\n' "$others" "$CLUSTEROUS_CONTROLLER_ADDR registry"
+# A script that names the registry in /etc/hosts, run by a unit at every boot:
+# the container engine (local nodes) or cloud-init (EC2) rewrites the file.
+registry_name_script() {
+    cat <<EOF
+#!/bin/sh
+# clusterous: "$CLUSTEROUS_CONTROLLER_ADDR registry" in /etc/hosts (rewritten at every boot).
+set -eu
+others=\$(awk '{ keep = 1
+    if (\$1 !~ /^#/) for (i = 2; i <= NF; i++) if (\$i == "registry") keep = 0
+    if (keep) print }' /etc/hosts)
+# In place: a container's /etc/hosts is a bind mount that cannot be renamed over.
+printf '%s\n%s\n' "\$others" "$CLUSTEROUS_CONTROLLER_ADDR registry" >/etc/hosts
+EOF
+}
+
+registry_name_unit() {
+    cat <<EOF
+[Unit]
+Description=clusterous: name the cluster's image registry in /etc/hosts
+After=cloud-init.service
+Before=docker.service
+[Service]
+Type=oneshot
+ExecStart=$REGISTRY_NAME_SCRIPT
+[Install]
+WantedBy=multi-user.target
+EOF
 }
 
 point_registry_name() {
     STEP="naming the registry in /etc/hosts"
-    put_file /etc/hosts 0644 "$(registry_hosts_content /etc/hosts)" in-place
-    [ "$CHANGED" = no ] || note_change "/etc/hosts"
-    # cloud-init rewrites /etc/hosts from this template at every boot.
-    local template=/etc/cloud/templates/hosts.debian.tmpl
-    if [ -f "$template" ]; then
-        put_file "$template" 0644 "$(registry_hosts_content "$template")"
-        [ "$CHANGED" = no ] || note_change "$template"
+    if ! grep -qxF "$CLUSTEROUS_CONTROLLER_ADDR registry" /etc/hosts; then
+        "$REGISTRY_NAME_SCRIPT"
+        note_change "/etc/hosts"
     fi
 }
 
@@ -501,25 +503,10 @@ configure_docker() {
         restart=yes
         note_change "/etc/docker/daemon.json"
     fi
-    if have_systemd; then
-        put_file "$DOCKER_DROP_IN" 0644 "$(docker_drop_in)"
-        if [ "$CHANGED" = yes ]; then
-            systemctl daemon-reload
-            restart=yes
-        fi
-        systemctl enable --quiet docker
-        start_docker_systemd "$restart"
-    else
-        start_docker_background "$restart"
-    fi
-    wait_for_docker
-}
-
-start_docker_systemd() {
-    if [ "$1" = yes ]; then
+    [ "$DOCKER_UNIT_CHANGED" = no ] || restart=yes
+    if [ "$restart" = yes ] && systemctl is-active --quiet docker; then
         say "docker: configuration changed, restarting the engine"
         systemctl restart docker
-        note_change "docker configuration"
     elif ! systemctl is-active --quiet docker; then
         say "docker: starting the engine"
         systemctl start docker
@@ -527,52 +514,18 @@ start_docker_systemd() {
     else
         say "docker: engine running, configuration unchanged"
     fi
-}
-
-# The pid of the running dockerd, if any (a pidfile may outlive its process).
-dockerd_pid() {
-    local pid
-    pid=$(cat "$DOCKERD_PIDFILE" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = dockerd ] || return 1
-    printf '%s\n' "$pid"
-}
-
-start_docker_background() {
-    local pid
-    if pid=$(dockerd_pid); then
-        if [ "$1" = no ]; then
-            say "docker: engine running (pid $pid), configuration unchanged"
-            return 0
-        fi
-        say "docker: configuration changed, restarting the engine"
-        stop_process "$pid" dockerd
-    else
-        say "docker: starting the engine (log: $DOCKERD_LOG)"
-    fi
-    rm -f "$DOCKERD_PIDFILE"
-    spawn "$DOCKERD_STARTED_PIDFILE" "$DOCKERD_LOG" /usr/sbin/dockerd
-    note_change "docker started"
-}
-
-stop_process() {
-    local pid=$1 name=$2
-    kill -TERM "$pid" 2>/dev/null || return 0
-    retry 120 0.5 test ! -e "/proc/$pid" || fail "$name (pid $pid) did not stop within a minute"
+    wait_for_docker
 }
 
 docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
 wait_for_docker() {
-    local pidfile="" status=0
-    have_systemd || pidfile=$DOCKERD_STARTED_PIDFILE
-    wait_until 60 "$pidfile" docker_answers || status=$?
+    local status=0
+    wait_until 60 docker docker_answers || status=$?
     [ "$status" -ne 0 ] || return 0
-    [ "$status" -ne 2 ] || fail_with_log "the Docker engine stopped right after starting" "$DOCKERD_LOG"
-    if have_systemd; then
-        journalctl -u docker --no-pager -n 20 >>"$LOG" 2>&1 || true
-        fail_with_log "the Docker engine did not answer within a minute (journalctl -u docker)" "$LOG"
-    fi
-    fail_with_log "the Docker engine did not answer within a minute" "$DOCKERD_LOG"
+    journalctl -u docker --no-pager -n 20 >>"$LOG" 2>&1 || true
+    [ "$status" -ne 2 ] || fail_with_log "the Docker engine failed to start (journalctl -u docker)" "$LOG"
+    fail_with_log "the Docker engine did not answer within a minute (journalctl -u docker)" "$LOG"
 }
 
 # --- Swarm -----------------------------------------------------------------
@@ -626,14 +579,17 @@ registry_storage_yaml() {
         return 0
     fi
     # No keys: on EC2 the registry gets credentials from the instance role.
+    # The endpoint is always given: Debian 12's registry (2.8) refuses regions
+    # newer than its SDK without one. New buckets have ACLs disabled, and the
+    # only ACL header they accept is bucket-owner-full-control.
+    local endpoint=${CLUSTEROUS_REGISTRY_ENDPOINT:-https://s3.$CLUSTEROUS_REGISTRY_REGION.amazonaws.com}
     printf '  s3:\n    region: %s\n    bucket: %s\n' \
         "$(yaml_string "$CLUSTEROUS_REGISTRY_REGION")" "$(yaml_string "$CLUSTEROUS_REGISTRY_BUCKET")"
+    printf '    regionendpoint: %s\n' "$(yaml_string "$endpoint")"
+    [[ $endpoint != http://* ]] || printf '    secure: false\n'
+    printf '    objectacl: bucket-owner-full-control\n'
     if [ -n "$CLUSTEROUS_REGISTRY_PREFIX" ]; then
         printf '    rootdirectory: %s\n' "$(yaml_string "/${CLUSTEROUS_REGISTRY_PREFIX#/}")"
-    fi
-    if [ -n "$CLUSTEROUS_REGISTRY_ENDPOINT" ]; then
-        printf '    regionendpoint: %s\n' "$(yaml_string "$CLUSTEROUS_REGISTRY_ENDPOINT")"
-        [[ $CLUSTEROUS_REGISTRY_ENDPOINT != http://* ]] || printf '    secure: false\n'
     fi
 }
 
@@ -662,22 +618,30 @@ health:
 EOF
 }
 
+registry_drop_in() {
+    cat <<'EOF'
+# clusterous: the cluster's image registry comes back by itself if it dies.
+[Unit]
+After=network-online.target
+[Service]
+Restart=on-failure
+RestartSec=2
+EOF
+}
+
 start_registry() {
     STEP="starting the image registry"
     local restart=no
     put_file "$REGISTRY_CONFIG" 0644 "$(registry_config)"
     [ "$CHANGED" = no ] || restart=yes
-    if have_systemd; then
-        systemctl enable --quiet docker-registry
-        if [ "$restart" = yes ]; then
-            systemctl restart docker-registry
-        elif ! systemctl is-active --quiet docker-registry; then
-            systemctl start docker-registry
-            restart=yes
-        fi
-    else
-        start_registry_background "$restart"
-        [ "$REGISTRY_STARTED" = no ] || restart=yes
+    mkdir -p "$REGISTRY_DIR"
+    ! id docker-registry >/dev/null 2>&1 || chown docker-registry: "$REGISTRY_DIR"
+    [ "$REGISTRY_UNIT_CHANGED" = no ] || restart=yes
+    if [ "$restart" = yes ]; then
+        systemctl restart docker-registry
+    elif ! systemctl is-active --quiet docker-registry; then
+        systemctl start docker-registry
+        restart=yes
     fi
     wait_for_registry
     if [ "$restart" = yes ]; then
@@ -688,56 +652,34 @@ start_registry() {
     fi
 }
 
-registry_pid() {
-    local pid
-    pid=$(cat "$REGISTRY_PIDFILE" 2>/dev/null) || return 1
-    [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null || true)" = docker-registry ] || return 1
-    printf '%s\n' "$pid"
-}
-
-# Sets REGISTRY_STARTED=yes when it (re)started the registry.
-start_registry_background() {
-    local pid
-    REGISTRY_STARTED=no
-    if pid=$(registry_pid); then
-        [ "$1" = yes ] || return 0
-        stop_process "$pid" docker-registry
-    fi
-    REGISTRY_STARTED=yes
-    mkdir -p "$REGISTRY_DIR"
-    if id docker-registry >/dev/null 2>&1; then
-        chown docker-registry: "$REGISTRY_DIR"
-    fi
-    # AWS_CA_BUNDLE is unset: the S3 driver refuses to start when it names a
-    # bundle that does not exist on the node; the registry uses the system CAs.
-    spawn "$REGISTRY_PIDFILE" "$REGISTRY_LOG" env -u AWS_CA_BUNDLE \
-        setpriv --reuid=docker-registry --regid=docker-registry --init-groups \
-        /usr/bin/docker-registry serve "$REGISTRY_CONFIG"
-}
-
 registry_answers() { curl -sf -o /dev/null http://127.0.0.1:5000/v2/; }
 
 wait_for_registry() {
-    local pidfile="" status=0
-    have_systemd || pidfile=$REGISTRY_PIDFILE
-    wait_until 30 "$pidfile" registry_answers || status=$?
+    local status=0
+    wait_until 30 docker-registry registry_answers || status=$?
     [ "$status" -ne 0 ] || return 0
-    [ "$status" -ne 2 ] || fail_with_log "the registry stopped right after starting" "$REGISTRY_LOG"
-    if have_systemd; then
-        journalctl -u docker-registry --no-pager -n 20 >>"$LOG" 2>&1 || true
-        fail_with_log "the registry did not answer on :5000 within 30 s" "$LOG"
-    fi
-    fail_with_log "the registry did not answer on :5000 within 30 s" "$REGISTRY_LOG"
+    journalctl -u docker-registry --no-pager -n 20 >>"$LOG" 2>&1 || true
+    fail_with_log "the registry did not answer on :5000 within 30 s (journalctl -u docker-registry)" "$LOG"
 }
 
 # --- NFS (controller) ------------------------------------------------------
 
+nfs_drop_in() {
+    cat <<'EOF'
+# clusterous: export /data only once the shared volume is mounted there.
+[Unit]
+RequiresMountsFor=/data
+EOF
+}
+
 export_shared_data() {
     STEP="exporting /data over NFS"
     [ "$CLUSTEROUS_NFS" = yes ] || return 0
-    have_systemd || fail "CLUSTEROUS_NFS=yes needs systemd (the kernel NFS server); local nodes share /data by a bind mount"
+    if data_from_host; then
+        say "nfs: not used, this host shares /data with every node itself ($DATA_FROM_HOST)"
+        return 0
+    fi
     put_file "$NFS_EXPORTS" 0644 "/data $CLUSTEROUS_PRIVATE_CIDR(rw,sync,no_subtree_check,no_root_squash)"
-    systemctl enable --quiet nfs-server
     systemctl is-active --quiet nfs-server || systemctl start nfs-server
     if [ "$CHANGED" = yes ]; then
         exportfs -ra
@@ -746,21 +688,47 @@ export_shared_data() {
     fi
 }
 
+# --- systemd units -----------------------------------------------------------
+
+# Every service of this node written and enabled in one go (a daemon-reload
+# costs about a second on a busy node): they come back by themselves at boot.
+install_units() {
+    STEP="installing the node's systemd units"
+    local units=(clusterous-registry-name docker)
+    put_file "$REGISTRY_NAME_SCRIPT" 0755 "$(registry_name_script)"
+    [ "$CHANGED" = no ] || note_change "$REGISTRY_NAME_SCRIPT"
+    put_unit_file "$REGISTRY_NAME_UNIT" "$(registry_name_unit)"
+    put_unit_file "$DOCKER_DROP_IN" "$(docker_drop_in)"
+    DOCKER_UNIT_CHANGED=$CHANGED
+    if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        put_unit_file "$REGISTRY_DROP_IN" "$(registry_drop_in)"
+        REGISTRY_UNIT_CHANGED=$CHANGED
+        units+=(docker-registry)
+        if [ "$CLUSTEROUS_NFS" = yes ] && ! data_from_host; then
+            put_unit_file "$NFS_DROP_IN" "$(nfs_drop_in)"
+            units+=(nfs-server)
+        fi
+    fi
+    reload_units
+    systemctl enable --quiet "${units[@]}"
+}
+
 # --- main ------------------------------------------------------------------
 
 main() {
-    # `bash -s` reads this script from stdin: nothing below may consume it.
+    # Nothing below reads the standard input.
     exec </dev/null
     trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
-    trap on_exit EXIT
     [ "$(id -u)" = 0 ] || { echo "clusterous-bootstrap: error: must run as root" >&2; exit 1; }
     mkdir -p "$(dirname "$LOG")"
     umask 022
+    have_systemd || fail "this node does not run systemd; clusterous nodes boot with systemd and cloud-init, as EC2 instances do"
     default_parameters
     check_parameters
     say "configuring $CLUSTEROUS_NODE ($CLUSTEROUS_ROLE, group $CLUSTEROUS_GROUP) of cluster $CLUSTEROUS_CLUSTER"
     install_packages
     detect_advertise_addr
+    install_units
     install_host_key
     authorize_key
     prepare_shared_data

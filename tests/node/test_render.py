@@ -185,8 +185,23 @@ def test_registry_config_for_s3_carries_no_keys() -> None:
         "rootdirectory": "/clusters/demo",
         "regionendpoint": "http://127.0.0.1:5001",
         "secure": False,
+        "objectacl": "bucket-owner-full-control",
     }
     assert "filesystem" not in config["storage"]
+
+
+def test_registry_on_s3_names_its_regional_endpoint_and_the_only_acl_new_buckets_take() -> None:
+    """AWS: Debian 12's registry (2.8.2) refuses regions newer than its SDK without an
+    endpoint, and new buckets (ACLs disabled) reject every ACL header but
+    bucket-owner-full-control with AccessControlListNotSupported."""
+    params = controller(registry_storage="s3", registry_bucket="b", registry_region="eu-south-2")
+
+    config = yaml.safe_load(run_instead_of_main(params, "default_parameters; registry_config"))
+
+    s3 = config["storage"]["s3"]
+    assert s3["regionendpoint"] == "https://s3.eu-south-2.amazonaws.com"
+    assert s3["objectacl"] == "bucket-owner-full-control"
+    assert "secure" not in s3
 
 
 def test_registry_config_talks_https_to_an_https_endpoint() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gzip
-import os
+import json
 import subprocess
 from pathlib import Path
 
@@ -21,34 +21,30 @@ PARAMS = BootstrapParams(
 )
 
 
-def fake_cloud_init(tmp_path: Path, launch_index: str, fail: str = "") -> dict[str, str]:
-    """A ``cloud-init`` on PATH that answers ``query`` like the instance data of one node."""
-    script = tmp_path / "cloud-init"
-    script.write_text(
-        "#!/bin/sh\n"
-        f'[ "$2" = "{fail}" ] && {{ echo "no such key" >&2; exit 1; }}\n'
-        'case "$2" in\n'
-        "  v1.instance_id) echo i-0123456789abcdef0 ;;\n"
-        f"  ds.meta_data.ami_launch_index) echo {launch_index} ;;\n"
-        "  *) exit 1 ;;\n"
-        "esac\n"
+def instance_data(tmp_path: Path, launch_index: object) -> Path:
+    """What cloud-init writes to /run/cloud-init/instance-data.json (the parts we read)."""
+    meta = {"instance-id": "i-0123456789abcdef0", "local-hostname": "x"}
+    if launch_index is not None:
+        meta["ami-launch-index"] = launch_index
+    path = tmp_path / "instance-data.json"
+    path.write_text(
+        json.dumps({"v1": {"instance_id": "i-0123456789abcdef0"}, "ds": {"meta_data": meta}})
     )
-    script.chmod(0o755)
-    return {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    return path
 
 
-def run_preamble(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_preamble(tmp_path: Path, data: Path) -> subprocess.CompletedProcess[str]:
     names = ["worker-4", "worker-5", "worker-6"]
     program = launch_preamble(names) + 'echo "$CLUSTEROUS_NODE $CLUSTEROUS_INSTANCE_ID"\n'
-    # The preamble logs to the bootstrap log; point it into the test's directory.
     program = program.replace("/var/log/clusterous-bootstrap.log", str(tmp_path / "boot.log"))
-    return subprocess.run(["bash", "-c", program], env=env, capture_output=True, text=True)
+    program = program.replace("/run/cloud-init/instance-data.json", str(data))
+    return subprocess.run(["bash", "-c", program], capture_output=True, text=True)
 
 
 def test_each_node_takes_its_name_by_launch_index_and_its_own_instance_id(
     tmp_path: Path,
 ) -> None:
-    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "1"))
+    answer = run_preamble(tmp_path, instance_data(tmp_path, 1))
     assert answer.returncode == 0, answer.stderr
     assert answer.stdout.strip() == "worker-5 i-0123456789abcdef0"
 
@@ -56,14 +52,14 @@ def test_each_node_takes_its_name_by_launch_index_and_its_own_instance_id(
 def test_unreadable_instance_data_is_written_to_the_bootstrap_log_at_once(
     tmp_path: Path,
 ) -> None:
-    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "1", fail="v1.instance_id"))
+    answer = run_preamble(tmp_path, tmp_path / "missing.json")
     assert answer.returncode == 1
     log = (tmp_path / "boot.log").read_text()
     assert "clusterous-bootstrap: error: cannot read this node's instance id" in log
 
 
 def test_a_launch_index_beyond_the_names_is_an_error_not_an_empty_name(tmp_path: Path) -> None:
-    answer = run_preamble(tmp_path, fake_cloud_init(tmp_path, "3"))
+    answer = run_preamble(tmp_path, instance_data(tmp_path, 3))
     assert answer.returncode == 1
     assert "launch index ('3' of 3)" in (tmp_path / "boot.log").read_text()
 

@@ -1,54 +1,75 @@
 #!/bin/sh
-# Entrypoint of a local clusterous node container (runs under tini as PID 1).
+# Entrypoint of a local clusterous node container: prepare what systemd needs,
+# then become systemd (PID 1), which boots the node as an EC2 instance boots.
 #
-# Without --privileged, Docker mounts /sys, /proc/sys and the cgroup hierarchies
-# read-only, which the node's own dockerd cannot live with. The container has
-# the capabilities to remount them read-write (the provider's cap-add recipe),
-# so do that first; with --privileged they are already read-write and nothing
-# changes.
-# Then run sshd in the foreground: the node is configured by bootstrap.sh over
-# SSH, exactly as an EC2 instance is configured by the same script.
+# Without --privileged, Docker mounts /sys, /proc/sys and the cgroup
+# hierarchies read-only, which neither systemd nor the node's own dockerd can
+# live with. The container has the capabilities to remount them (the
+# provider's cap-add recipe). On cgroup v1, systemd also needs a cgroup tree it
+# may write: mount each of the container's own hierarchies afresh (the
+# container has a private cgroup namespace), including name=systemd.
 set -eu
 
 say() { echo "clusterous-node: $*" >&2; }
 
-# Mount points the node's dockerd must write that are mounted read-only: sysfs,
-# /proc/sys (sysctls such as ip_forward) and every cgroup hierarchy (v1
-# controllers or the v2 unified one).
-read_only_mounts() {
+# "mount point<TAB>fstype<TAB>super options" of every cgroup mount we see.
+cgroup_mounts() {
     awk '{
         sep = 0
         for (i = 7; i <= NF; i++) if ($i == "-") { sep = i; break }
-        fstype = $(sep + 1)
-        if ($6 !~ /(^|,)ro(,|$)/) next
-        if ($5 == "/sys" || $5 == "/proc/sys") print $5
-        else if ($5 ~ "^/sys/fs/cgroup" && fstype ~ /^cgroup2?$/) print $5
+        if ($(sep + 1) ~ /^cgroup2?$/) print $5 "\t" $(sep + 1) "\t" $(sep + 3)
     }' /proc/self/mountinfo
 }
 
-make_sys_writable() {
-    for mount_point in $(read_only_mounts); do
-        if [ "$mount_point" = /sys ]; then
-            mount -o remount,rw /sys 2>/dev/null || true
-        else
-            mount -o remount,bind,rw "$mount_point" 2>/dev/null || true
-        fi
+remount_rw() {
+    mount -o remount,rw /sys 2>/dev/null || true
+    mount -o remount,bind,rw /proc/sys 2>/dev/null || true
+}
+
+# cgroup v2: the unified hierarchy, made writable.
+prepare_cgroup2() {
+    mount -o remount,rw /sys/fs/cgroup 2>/dev/null \
+        || mount -o remount,bind,rw /sys/fs/cgroup 2>/dev/null || true
+}
+
+# cpu,cpuacct mounted together is also reached as cpu and as cpuacct.
+link_combined() {
+    name=$(basename "$1")
+    case $name in *,*) ;; *) return 0 ;; esac
+    for part in $(printf '%s' "$name" | tr ',' ' '); do
+        [ -e "/sys/fs/cgroup/$part" ] || ln -s "$name" "/sys/fs/cgroup/$part"
     done
-    left=$(read_only_mounts | tr '\n' ' ')
-    if [ -n "$left" ]; then
-        say "warning: still read-only: $left; the node's Docker engine may not start."
-        say "run the node with --privileged, or with the capabilities of the clusterous local provider."
+}
+
+# cgroup v1: a tmpfs at /sys/fs/cgroup and each hierarchy mounted again with
+# the same controllers, so systemd may create its own groups in every one.
+prepare_cgroup1() {
+    mounts=$(cgroup_mounts)
+    mount -t tmpfs -o rw,nosuid,nodev,noexec,mode=755 tmpfs /sys/fs/cgroup
+    printf '%s\n' "$mounts" | while IFS="$(printf '\t')" read -r point fstype options; do
+        [ -n "$point" ] && [ "$point" != /sys/fs/cgroup ] || continue
+        mkdir -p "$point"
+        if [ "$fstype" = cgroup2 ]; then
+            mount -t cgroup2 cgroup2 "$point" 2>/dev/null || true
+            continue
+        fi
+        controllers=$(printf '%s' "$options" | tr ',' '\n' | grep -v -e '^rw$' -e '^ro$' | paste -sd, -)
+        mount -t cgroup -o "$controllers" cgroup "$point" \
+            || say "warning: cannot mount the cgroup hierarchy $controllers at $point"
+        link_combined "$point"
+    done
+    if [ ! -d /sys/fs/cgroup/systemd ]; then
+        mkdir -p /sys/fs/cgroup/systemd
+        mount -t cgroup -o none,name=systemd cgroup /sys/fs/cgroup/systemd
     fi
 }
 
-make_sys_writable
-
-mkdir -p /run/sshd
-chmod 0755 /run/sshd
-if [ ! -s /etc/ssh/ssh_host_ed25519_key ]; then
-    say "error: no SSH host key at /etc/ssh/ssh_host_ed25519_key."
-    say "the clusterous local provider places the node's pinned host key there before"
-    say "starting the container; refusing to start sshd with a key nobody pinned."
-    exit 1
+remount_rw
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+    prepare_cgroup2
+else
+    prepare_cgroup1
 fi
-exec /usr/sbin/sshd -D -e
+# systemd treats a container specially when told it is one.
+export container=docker
+exec /sbin/init

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Run once at image build: leave systemd only what a node container needs.
+# - No consoles or logins on ttys, no udev-driven hardware setup (the engine
+#   owns /dev), no timers that would run apt or fstrim on a node.
+# - No cloud-config stage: it runs only modules a node does not use (runcmd,
+#   apt, locale ...), and a Python start-up costs a second on a busy machine.
+#   The user-data still runs in cloud-final, as on EC2.
+# - Docker and the registry stay disabled until the user-data has configured
+#   them (it enables them), so a first boot starts each exactly once.
+set -eu
+for unit in getty@tty1.service console-getty.service systemd-logind.service \
+    systemd-udevd.service systemd-udev-trigger.service systemd-udev-settle.service \
+    systemd-modules-load.service systemd-remount-fs.service systemd-firstboot.service \
+    systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
+    e2scrub_all.timer e2scrub_reap.service fstrim.timer \
+    sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
+    dev-hugepages.mount cloud-config.service \
+    modprobe@loop.service modprobe@dm_mod.service modprobe@fuse.service \
+    modprobe@efi_pstore.service modprobe@configfs.service modprobe@drm.service; do
+    systemctl mask "$unit" >/dev/null 2>&1 || true
+done
+for unit in docker.service docker.socket docker-registry.service; do
+    systemctl disable "$unit" >/dev/null 2>&1 || true
+done

@@ -1,8 +1,9 @@
 """Create a cluster from a plan: apply it step by step, record each result, roll back on failure.
 
-Steps: network → shared volume → nodes launched together → controller
-bootstrapped (Swarm, registry) → the other nodes bootstrapped in parallel with
-its join token → every node Ready in Swarm. The ledger is written after each
+Steps, the same on every provider: network → shared volume → the controller
+launched, configuring itself from its user-data (Swarm, registry) → the other
+groups launched with its join token in their user-data, configuring
+themselves in parallel → every node Ready in Swarm. The ledger is written after each
 resource, so a failure or Ctrl-C at any point leaves a trail; unless the user
 asked to keep the pieces, whatever was made is swept away again and the error
 names the step that failed.
@@ -15,16 +16,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger
-from clusterous.manager.nodes import (
-    LedgerRecorder,
-    NodeBootstrapper,
-    node_requests,
-    user_data_requests,
-)
+from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
@@ -127,48 +122,23 @@ class ClusterCreator:
             self.provider.create_shared_volume(
                 self.ledger, self.plan.shared_volume_size, self.plan.shared_volume_id
             )
-        if self.provider.bootstrap_via_user_data:
-            return self._build_by_user_data(deadline)
-        with self._step(f"launching {len(self.plan.all_nodes)} nodes"):
-            login = self.access.new_login_key()
-            triples = [(n.name, n.group, n.instance_type) for n in self.plan.all_nodes]
-            requests = node_requests(self.access, triples, login.public_openssh)
-            self.provider.launch_nodes(requests, self.ledger, self.reporter.info)
-        state = self.ledger.load()
-        bootstrapper = NodeBootstrapper(
-            state, self.provider, self.ledger, self.access, self.reporter, deadline, self.clock
-        )
-        with self._step("configuring the controller (Swarm, registry)"):
-            controller = bootstrapper.bootstrap_controller()
-        with controller, engine_client(controller) as client:
-            swarm = Swarm(client, clock=self.clock)
-            others = [n for n in state.nodes if not n.is_controller]
-            with self._step(f"configuring {len(others)} nodes"):
-                bootstrapper.bootstrap_nodes(controller, others, swarm.worker_join_token())
-            with self._step("waiting for every node to be Ready in Swarm"):
-                bootstrapper.wait_ready(swarm, state.nodes)
-        self.ledger.set_status("ready")
-        return self.ledger.load()
-
-    def _build_by_user_data(self, deadline: float) -> ClusterState:
-        """Controller first; its join token goes into the user-data of every other node."""
         login = self.access.new_login_key().public_openssh
         self.ledger.update(lambda s: s.settings.update(groups=group_settings(self.plan.nodes)))
         with self._step("launching the controller"):
-            self._launch_user_data([self.plan.controller], login, join_token="")
+            self._launch([self.plan.controller], login, join_token="")
         with ExitStack() as stack:
             with self._step("waiting for the controller to configure itself (Swarm, registry)"):
                 link = stack.enter_context(self.readiness.controller(self.ledger.load(), deadline))
             if self.plan.nodes:
                 with self._step(f"launching {len(self.plan.nodes)} nodes"):
-                    self._launch_user_data(list(self.plan.nodes), login, link.join_token())
+                    self._launch(list(self.plan.nodes), login, link.join_token())
             with self._step("waiting for every node to be Ready in Swarm"):
                 link.wait_ready(self.ledger.load().nodes, deadline)
         self.ledger.set_status("ready")
         return self.ledger.load()
 
-    def _launch_user_data(self, nodes: list[NodePlan], login: str, join_token: str) -> None:
-        requests = user_data_requests(
+    def _launch(self, nodes: list[NodePlan], login: str, join_token: str) -> None:
+        requests = launch_requests(
             self.ledger.load(), self.provider, self.access, nodes, login, join_token
         )
         self.provider.launch_nodes(requests, LedgerRecorder(self.ledger), self.reporter.info)

@@ -1,11 +1,12 @@
 """Readiness of nodes that configure themselves, and the Swarm calls made around it.
 
-With user-data delivery (AWS) the manager does not run the bootstrap itself:
-it waits until the controller answers SSH with its pinned host key and its
-bootstrap log ends with the ready marker, reads the worker join token, and
-later waits for every node to show Ready in Swarm. ``Readiness`` is that
-collaborator, injected into create and scale: the real one speaks SSH and the
-docker SDK; tests against moto (whose instances never boot) inject a fake.
+Nodes configure themselves from their user-data; the manager does not run the
+bootstrap itself. It waits until the controller answers SSH with its pinned
+host key and its bootstrap log ends with the ready marker, reads the worker
+join token, and later waits for every node to show Ready in Swarm.
+``Readiness`` is that collaborator, injected into create and scale: the real
+one speaks SSH and the docker SDK; tests against bare moto (whose instances
+never boot) inject a fake.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from clusterous.manager.report import Reporter
 from clusterous.remote.ssh import HostKeyMismatch, Session, SSHUnavailable, connect
 
 BOOTSTRAP_LOG = "/var/log/clusterous-bootstrap.log"
+LOGIN_RETRY_SECONDS = 0.5  # a node container boots in seconds; an instance in tens
+BOOTSTRAP_POLL_SECONDS = 0.5
 
 
 class ControllerLink(Protocol):
@@ -150,7 +153,7 @@ class SwarmReadiness:
                         "raise --timeout; the bootstrap log is /var/log/clusterous-bootstrap.log "
                         "on the controller (EC2 console: 'Get system log')",
                     ) from problem
-                self.sleep(3)
+                self.sleep(LOGIN_RETRY_SECONDS)
 
     def _wait_for_bootstrap(self, session: Session, deadline: float) -> None:
         from clusterous.node import BOOTSTRAP_ERROR_PREFIX, BOOTSTRAP_READY_MARKER
@@ -170,4 +173,4 @@ class SwarmReadiness:
                     "\n".join(lines[-5:]) or "its bootstrap log is empty",
                     "raise --timeout",
                 )
-            self.sleep(5)
+            self.sleep(BOOTSTRAP_POLL_SECONDS)

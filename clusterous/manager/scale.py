@@ -1,9 +1,10 @@
 """Grow and shrink node groups of a running cluster.
 
-add-nodes launches the new nodes and bootstraps them with the controller's
-current join token, exactly as create does; a failure removes only the new
-nodes. rm-nodes drains the chosen nodes in Swarm, waits until their tasks run
-elsewhere, then removes them from Swarm and from the provider.
+add-nodes launches the new nodes with the controller's current join token in
+their user-data, exactly as create launches its groups, and waits for them to
+be Ready; a failure removes only the new nodes. rm-nodes drains the chosen
+nodes in Swarm, waits until their tasks run elsewhere, then removes them from
+Swarm and from the provider.
 """
 
 from __future__ import annotations
@@ -13,16 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
-from clusterous.manager.nodes import (
-    LedgerRecorder,
-    NodeBootstrapper,
-    node_requests,
-    user_data_requests,
-)
+from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import NodePlan, next_node_names
 from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
@@ -84,15 +79,7 @@ def add_nodes(
     deadline = ctx.clock() + ctx.timeout
     try:
         ctx.reporter.step(f"launching {count} node(s) in group {group}")
-        if ctx.provider.bootstrap_via_user_data:
-            plans = _plans(state, group, names, itype)
-            new = _launch_by_user_data(ctx, state, plans, deadline)
-        else:
-            requests = node_requests(
-                ctx.access, [(n, group, itype) for n in names], ctx.access.login_public_key()
-            )
-            new = ctx.provider.launch_nodes(requests, ctx.ledger, ctx.reporter.info)
-            _join(ctx, ctx.ledger.load(), new, deadline)
+        new = _launch(ctx, state, _plans(state, group, names, itype), deadline)
     except (ClusterousError, KeyboardInterrupt) as failure:
         ctx.reporter.warn("removing the nodes that were being added")
         _forget(ctx, [n for n in ctx.ledger.load().nodes if n.name in names])
@@ -110,12 +97,12 @@ def _plans(state: ClusterState, group: str, names: list[str], itype: str) -> lis
     return [NodePlan(name, group, itype, spot, fallback) for name in names]
 
 
-def _launch_by_user_data(
+def _launch(
     ctx: ScaleContext, state: ClusterState, plans: list[NodePlan], deadline: float
 ) -> list[NodeRecord]:
     """The current join token goes into the new nodes' user-data; then wait for Ready."""
     with ctx.links().controller(state, deadline) as link:
-        requests = user_data_requests(
+        requests = launch_requests(
             state,
             ctx.provider,
             ctx.access,
@@ -126,16 +113,6 @@ def _launch_by_user_data(
         new = ctx.provider.launch_nodes(requests, LedgerRecorder(ctx.ledger), ctx.reporter.info)
         link.wait_ready(new, deadline)
     return new
-
-
-def _join(ctx: ScaleContext, state: ClusterState, new: list[NodeRecord], deadline: float) -> None:
-    bootstrapper = NodeBootstrapper(
-        state, ctx.provider, ctx.ledger, ctx.access, ctx.reporter, deadline, ctx.clock
-    )
-    with ctx.access.connect_controller(state) as controller, engine_client(controller) as client:
-        swarm = Swarm(client, clock=ctx.clock)
-        bootstrapper.bootstrap_nodes(controller, new, swarm.worker_join_token())
-        bootstrapper.wait_ready(swarm, new)
 
 
 def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecord]:

@@ -32,10 +32,10 @@ class InstanceType:
 
 @dataclass(frozen=True)
 class NodeRequest:
-    """One node to launch. ``bootstrap`` is set for providers that deliver by user-data.
+    """One node to launch, with the bootstrap parameters of its group's user-data.
 
-    Such providers launch the nodes of a group together, with one user-data for
-    all: the requests of one group then share their host key and parameters.
+    Providers launch the nodes of a group together, with one user-data for all:
+    the requests of one group share their host key and parameters.
     """
 
     name: str
@@ -44,7 +44,7 @@ class NodeRequest:
     role: Role
     host_key: KeyPair
     authorized_key: str
-    bootstrap: BootstrapParams | None = None
+    bootstrap: BootstrapParams
     spot: bool = False
     spot_fallback: str = "on-demand"  # on-demand | none
 
@@ -112,7 +112,6 @@ Report = Callable[[str], None]
 
 class Provider(Protocol):
     name: str
-    bootstrap_via_user_data: bool
 
     def preflight(self) -> None:
         """Fail early, with the fix, when the provider cannot work at all."""
@@ -164,3 +163,11 @@ class Provider(Protocol):
 
     def host_public_key(self, node: str) -> str:
         """The host key a node presents, read through the provider's own API (adoption)."""
+
+
+def launches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
+    """Requests grouped by node group, in order: one launch (and one user-data) each."""
+    grouped: dict[str, list[NodeRequest]] = {}
+    for request in requests:
+        grouped.setdefault(request.group, []).append(request)
+    return list(grouped.values())

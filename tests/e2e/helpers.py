@@ -23,7 +23,7 @@ import docker.models.containers
 import docker.models.networks
 import paramiko
 
-from clusterous.providers.local.images import node_container_security
+from clusterous.providers.local.node_container import node_container_security
 from clusterous.remote.keys import KeyPair, generate_ed25519
 
 TEST_LABEL = "clusterous.test"
@@ -96,7 +96,7 @@ def start_node(
             volume.name: {"bind": "/var/lib/docker", "mode": "rw"},
             str(data_dir): {"bind": "/data", "mode": "rw"},
         },
-        **node_container_security(privileged=False),
+        **node_container_security(),
     )
     host_key = generate_ed25519(comment=name)
     container.put_archive("/", key_files_archive(host_key, login_key.public_openssh))

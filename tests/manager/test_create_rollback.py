@@ -34,7 +34,6 @@ from clusterous.remote.keys import KeyPair
 
 class FailingProvider:
     name = "fake"
-    bootstrap_via_user_data = False
 
     def __init__(self, failure: BaseException) -> None:
         self.failure = failure
@@ -128,7 +127,7 @@ def test_a_failed_launch_is_rolled_back_and_the_step_named(tmp_path: Path) -> No
     with pytest.raises(ClusterousError) as error:
         creator.create()
     message = error.value.render()
-    assert "failed while launching 4 nodes" in message
+    assert "failed while launching the controller" in message
     assert "no capacity: the engine said no" in message
     assert "everything made so far was removed" in message
     assert provider.swept and provider.made == []

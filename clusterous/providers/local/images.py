@@ -6,9 +6,7 @@ the build reaches the Debian mirror). The tag carries a hash of the Dockerfile
 directory and of the base image id, so a changed Dockerfile or a new base image
 gives a new tag and an unchanged one is reused without rebuilding.
 
-Node containers run Docker inside Docker. ``node_container_security`` holds the
-one place that knows how: ``--privileged`` where the engine accepts it, or the
-capability recipe of notes/local-cluster.md where it does not.
+How a node container is started from the image is ``node_container``'s part.
 """
 
 from __future__ import annotations
@@ -34,27 +32,6 @@ IMAGE_LABEL = "clusterous.image"
 _DOCKERFILES: dict[str, str] = {"full": "Dockerfile", "bare": "Dockerfile.bare"}
 _EXECUTABLE_SUFFIXES = (".sh",)
 _LOG_TAIL_LINES = 25
-
-
-def node_container_security(privileged: bool) -> dict[str, Any]:
-    """The docker SDK ``containers.run()`` keyword arguments a node needs for its own dockerd.
-
-    Some engines refuse ``--privileged`` (CAP_SYS_RESOURCE missing from their
-    bounding set); every capability but that one, unconfined seccomp and
-    AppArmor, and access to all devices works there, with the node's entrypoint
-    remounting /sys, /proc/sys and the cgroup hierarchies read-write. (The CLI's
-    ``--security-opt systempaths=unconfined`` is no engine option but empties
-    MaskedPaths/ReadonlyPaths, which the SDK's run() cannot set; the entrypoint's
-    remount of /proc/sys covers what the node's dockerd needs from it.)
-    """
-    if privileged:
-        return {"privileged": True}
-    return {
-        "cap_add": ["ALL"],
-        "cap_drop": ["SYS_RESOURCE"],
-        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
-        "device_cgroup_rules": ["a *:* rwm"],
-    }
 
 
 def ensure_node_image(

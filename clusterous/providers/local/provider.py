@@ -1,20 +1,23 @@
 """The local provider: a real multi-node cluster as containers on the user's Docker engine.
 
-Each node is a container of the node image (Debian, sshd, Docker Engine,
-registry) running its own dockerd, on one bridge network per cluster, with a
-host directory bind-mounted at /data as the shared volume. Only the
-controller's SSH is published, on 127.0.0.1; the other nodes are reached
-through it. Everything carries the label ``clusterous.cluster=<name>`` so a
-sweep finds it all again. Nodes are configured by the same bootstrap script as
-on AWS, delivered over SSH by the cluster manager.
+Each node is a container of the node image (Debian with systemd, cloud-init,
+sshd, Docker Engine, registry) that boots the way an EC2 instance does: its
+user-data, the very bytes AWS would get, comes in a NoCloud seed and
+configures the node (``node_container``). The nodes sit on one bridge network
+per cluster at fixed addresses that are never given out twice, with a host
+directory bind-mounted at /data as the shared volume. Only the controller's
+SSH is published, on 127.0.0.1; the other nodes are reached through it.
+Everything carries the label ``clusterous.cluster=<name>`` so a sweep finds it
+all again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
+import ipaddress
+import json
 import shutil
-import tarfile
+import socket
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +37,14 @@ from clusterous.providers.base import (
     Report,
     Role,
     SweepReport,
+    launches,
+)
+from clusterous.providers.local.node_container import (
+    Bind,
+    NodeContainerSpec,
+    create_node_container,
+    nocloud_seed,
+    tar_of,
 )
 from clusterous.remote.keys import KeyPair
 
@@ -50,6 +61,7 @@ INSTANCE_TYPES = {
 }
 DEFAULT_TYPES: dict[Role, str] = {"controller": "medium", "node": "small"}
 SWARM_ADDR_POOL = "10.201.0.0/16"
+FIRST_HOST = 10  # node addresses start at .10 of the cluster's subnet
 
 
 def connect_docker() -> docker.DockerClient:
@@ -99,9 +111,15 @@ def host_nameservers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
     return []
 
 
+def free_local_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (the controller's SSH)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class LocalProvider:
     name = "local"
-    bootstrap_via_user_data = False
 
     def __init__(
         self,
@@ -194,18 +212,35 @@ class LocalProvider:
         existing = self.client.networks.list(
             names=[self.network_name], filters=self._label_filter()
         )
-        network = (
-            existing[0]
-            if existing
-            else self.client.networks.create(
-                self.network_name, driver="bridge", labels=self._labels("network")
-            )
-        )
+        network = existing[0] if existing else self._new_network()
         network.reload()
         resource = ResourceRecord("network", network.id, self.network_name)
         recorder.record_resource(resource)
-        subnet = network.attrs["IPAM"]["Config"][0]["Subnet"]
-        return NetworkInfo(resource, subnet)
+        return NetworkInfo(resource, network.attrs["IPAM"]["Config"][0]["Subnet"])
+
+    def _new_network(self) -> Any:
+        """A bridge network with a subnet of its own, so nodes can keep fixed addresses.
+
+        The engine knows which subnets are free of the host's routes and of its
+        other networks: let it pick one for a moment, then claim that subnet.
+        """
+        from docker.types import IPAMConfig, IPAMPool
+
+        probe = self.client.networks.create(
+            self._name("subnet-probe"), driver="bridge", labels=self._labels("network-probe")
+        )
+        try:
+            probe.reload()
+            config = probe.attrs["IPAM"]["Config"][0]
+        finally:
+            probe.remove()
+        pool = IPAMPool(subnet=config["Subnet"], gateway=config.get("Gateway"))
+        return self.client.networks.create(
+            self.network_name,
+            driver="bridge",
+            ipam=IPAMConfig(pool_configs=[pool]),
+            labels=self._labels("network"),
+        )
 
     def create_shared_volume(
         self, recorder: Recorder, size_gib: int | None, volume_id: str | None
@@ -234,10 +269,20 @@ class LocalProvider:
     def launch_nodes(
         self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
     ) -> list[NodeRecord]:
+        """Start each launch's nodes with its one user-data; they configure themselves."""
+        from clusterous.node.userdata import user_data
+
         image = self._node_image(report)
         shared = self.shared_dir.resolve()
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(requests)))) as pool:
-            futures = [pool.submit(self._launch_one, r, image, shared, recorder) for r in requests]
+        addresses = self._next_addresses(len(requests))
+        jobs = []
+        for batch in launches(requests):
+            bootstrap = batch[0].bootstrap
+            data = user_data(bootstrap, [r.name for r in batch])
+            for index, request in enumerate(batch):
+                jobs.append((request, index, data, addresses.pop(0)))
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
+            futures = [pool.submit(self._launch_one, job, image, shared, recorder) for job in jobs]
             return [f.result() for f in futures]
 
     def _node_image(self, report: Report) -> str:
@@ -260,17 +305,49 @@ class LocalProvider:
         return tag
 
     def _launch_one(
-        self, request: NodeRequest, image: str, shared: Path, recorder: Recorder
+        self,
+        job: tuple[NodeRequest, int, bytes, str],
+        image: str,
+        shared: Path,
+        recorder: Recorder,
     ) -> NodeRecord:
+        request, index, data, address = job
         volume = self._node_volume(request.name, recorder)
-        container = self._create_container(request, image, shared, volume)
-        record = NodeRecord(request.name, request.group, request.instance_type, container.id[:12])
+        itype = INSTANCE_TYPES[request.instance_type]
+        port = free_local_port() if request.role == "controller" else 0
+        spec = NodeContainerSpec(
+            name=self._name(request.name),
+            hostname=request.name,
+            image=image,
+            network=self.network_name,
+            address=address,
+            labels=self._labels(
+                request.role,
+                **{
+                    "clusterous.node": request.name,
+                    "clusterous.group": request.group,
+                    "clusterous.type": request.instance_type,
+                },
+            ),
+            mounts=(Bind(str(shared), "/data"), Bind(volume, "/var/lib/docker", "volume")),
+            ssh_port=port,
+            cpus=min(itype.cpus, self._host_cpus()),
+            memory_mib=itype.memory_mib,
+        )
+        container = create_node_container(self.client, spec)
+        instance_id = container.id[:12]
+        container.put_archive("/", tar_of(nocloud_seed(instance_id, request.name, index, data)))
+        record = NodeRecord(
+            request.name,
+            request.group,
+            request.instance_type,
+            instance_id,
+            private_addr=address,
+            ssh_host="127.0.0.1" if port else "",
+            ssh_port=port,
+        )
         recorder.record_node(record)
-        self._place_keys(container, request)
         container.start()
-        container.reload()
-        record = self._node_record(container)
-        recorder.record_node(record)
         return record
 
     def _node_volume(self, node: str, recorder: Recorder) -> str:
@@ -281,63 +358,36 @@ class LocalProvider:
         recorder.record_resource(ResourceRecord("node-volume", name, name))
         return name
 
-    def _create_container(
-        self, request: NodeRequest, image: str, shared: Path, volume: str
-    ) -> Container:
-        """Through the low-level API: the SDK cannot unmask /proc paths for the inner dockerd."""
-        from docker.types import Mount
+    def _host_cpus(self) -> float:
+        return float(self.client.info().get("NCPU", 1))
 
-        itype = INSTANCE_TYPES[request.instance_type]
-        host_cpus = float(self.client.info().get("NCPU", 1))
-        api = self.client.api
-        host_config = api.create_host_config(
-            mounts=[
-                Mount("/data", str(shared), type="bind"),
-                Mount("/var/lib/docker", volume, type="volume"),
-            ],
-            port_bindings={22: ("127.0.0.1", None)} if request.role == "controller" else {},
-            nano_cpus=int(min(itype.cpus, host_cpus) * 1e9),
-            mem_limit=f"{itype.memory_mib}m",
-            network_mode=self.network_name,
-            **self._security(),
-        )
-        # What `docker run --security-opt systempaths=unconfined` sends: no masked /proc paths.
-        host_config["MaskedPaths"] = []
-        host_config["ReadonlyPaths"] = []
-        created = api.create_container(
-            image,
-            name=self._name(request.name),
-            hostname=request.name,
-            labels=self._labels(
-                request.role,
-                **{
-                    "clusterous.node": request.name,
-                    "clusterous.group": request.group,
-                    "clusterous.type": request.instance_type,
-                },
-            ),
-            ports=[22] if request.role == "controller" else None,
-            host_config=host_config,
-            detach=True,
-        )
-        return self.client.containers.get(created["Id"])
+    def _next_addresses(self, count: int) -> list[str]:
+        """Addresses never given to a node of this cluster before.
 
-    def _security(self) -> dict[str, Any]:
-        """What a node needs to run its own dockerd where --privileged is refused."""
-        from clusterous.providers.local.images import node_container_security
-
-        options = dict(node_container_security(privileged=False))
-        opts = [o for o in options.pop("security_opt", []) if o != "systempaths=unconfined"]
-        return {**options, "security_opt": opts}
-
-    def _place_keys(self, container: Container, request: NodeRequest) -> None:
-        """Host key and login key go in before sshd first starts: nothing to trust blindly."""
-        files = {
-            "etc/ssh/ssh_host_ed25519_key": (request.host_key.private_openssh, 0o600),
-            "etc/ssh/ssh_host_ed25519_key.pub": (request.host_key.public_openssh + "\n", 0o644),
-            "root/.ssh/authorized_keys": (request.authorized_key + "\n", 0o600),
-        }
-        container.put_archive("/", tar_of(files, directories=("root/.ssh",)))
+        A newcomer that took a removed node's address would wait while Swarm's
+        gossip still suspects the old member; so the highest host number ever
+        used is kept in the cluster's directory, and checked against the
+        addresses in use now.
+        """
+        network = self.client.networks.get(self.network_name)
+        subnet = ipaddress.ip_network(network.attrs["IPAM"]["Config"][0]["Subnet"])
+        mark = self.home.cluster_dir(self.cluster) / "local-addresses.json"
+        used = [FIRST_HOST - 1] + [
+            int(ipaddress.ip_address(v["IPv4Address"].split("/")[0])) - int(subnet.network_address)
+            for v in (network.attrs.get("Containers") or {}).values()
+        ]
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            used.append(int(json.loads(mark.read_text())["highest"]))
+        first = max(used) + 1
+        if first + count >= subnet.num_addresses - 1:
+            raise ClusterousError(
+                f"the network of cluster {self.cluster!r} has no free addresses left",
+                f"{subnet} holds {subnet.num_addresses - 2} hosts and every one was used",
+                f"destroy the cluster and create it again ('clusterous destroy {self.cluster}')",
+            )
+        mark.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        mark.write_text(json.dumps({"highest": first + count - 1}) + "\n")
+        return [str(subnet.network_address + n) for n in range(first, first + count)]
 
     def _node_record(self, container: Container) -> NodeRecord:
         labels = container.labels
@@ -499,9 +549,10 @@ class LocalProvider:
                 "see 'clusterous ls-clusters'",
             )
         state = ClusterState(name=self.cluster, provider=self.name, profile="", status="ready")
-        authorized = {"root/.ssh/authorized_keys": (login_key.public_openssh + "\n", 0o600)}
+        authorized = {"authorized_keys": ((login_key.public_openssh + "\n").encode(), 0o600)}
         for container in containers:
-            container.put_archive("/", tar_of(authorized, directories=("root/.ssh",)))
+            container.exec_run(["install", "-d", "-m", "0700", "/root/.ssh"])
+            container.put_archive("/root/.ssh", tar_of(authorized))
             state.nodes.append(self._node_record(container))
         network = self.client.networks.get(self.network_name)
         state.private_cidr = network.attrs["IPAM"]["Config"][0]["Subnet"]
@@ -516,21 +567,3 @@ class LocalProvider:
         if code != 0:
             raise ClusterousError(f"cannot read the host key of node {node}", output.decode()[:200])
         return str(output.decode().strip())
-
-
-def tar_of(files: dict[str, tuple[str, int]], directories: Sequence[str] = ()) -> bytes:
-    """A tar archive of text files with their modes; ``directories`` are made 0700 first."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for directory in directories:
-            info = tarfile.TarInfo(directory)
-            info.type = tarfile.DIRTYPE
-            info.mode = 0o700
-            archive.addfile(info)
-        for path, (content, mode) in files.items():
-            data = content.encode()
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            info.mode = mode
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

@@ -1,0 +1,140 @@
+"""A node container that boots like an EC2 instance: systemd, cloud-init, a NoCloud seed.
+
+The local provider and the EC2 twin (tests) both start their nodes here. A
+node container is created from the node image with what systemd and the
+node's own dockerd need where ``--privileged`` may be refused, a fixed address
+on its cluster network (so a restart of the container or of the engine gives
+it back the address Swarm knows it by), and a NoCloud seed in
+/var/lib/cloud/seed/nocloud: ``meta-data`` with the instance id, host name and
+place in the launch, and ``user-data`` as EC2 would hand it over. The seed is
+copied into the container before it starts, so a remote engine works too.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+SEED_DIR = "var/lib/cloud/seed/nocloud"
+
+
+@dataclass(frozen=True)
+class Bind:
+    """A host directory or named volume mounted into the node."""
+
+    source: str
+    target: str
+    kind: str = "bind"  # bind | volume
+
+
+@dataclass(frozen=True)
+class NodeContainerSpec:
+    name: str  # the container's name
+    hostname: str
+    image: str
+    network: str
+    address: str  # fixed IPv4 address on ``network``
+    labels: Mapping[str, str]
+    mounts: Sequence[Bind] = ()
+    ssh_port: int = 0  # published on 127.0.0.1 when not 0
+    cpus: float = 0.0  # 0: no limit
+    memory_mib: int = 0  # 0: no limit
+    files: Mapping[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
+
+
+def nocloud_seed(
+    instance_id: str, hostname: str, launch_index: int, user_data: bytes
+) -> dict[str, tuple[bytes, int]]:
+    """The seed files cloud-init's NoCloud datasource reads, as EC2's metadata would say it."""
+    meta = (
+        f"instance-id: {instance_id}\n"
+        f"local-hostname: {hostname}\n"
+        f"ami-launch-index: {launch_index}\n"
+    )
+    return {
+        f"{SEED_DIR}/meta-data": (meta.encode(), 0o644),
+        f"{SEED_DIR}/user-data": (user_data, 0o600),
+    }
+
+
+def node_container_security() -> dict[str, Any]:
+    """What systemd and a node's own dockerd need, where ``--privileged`` is refused.
+
+    Some engines refuse ``--privileged`` (CAP_SYS_RESOURCE missing from their
+    bounding set). Every capability but that one, unconfined seccomp and
+    AppArmor and all devices work there; the node's entrypoint remounts /sys,
+    /proc/sys and the cgroup hierarchies read-write before it starts systemd.
+    """
+    return {
+        "cap_add": ["ALL"],
+        "cap_drop": ["SYS_RESOURCE"],
+        "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+        "device_cgroup_rules": ["a *:* rwm"],
+    }
+
+
+def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) -> Container:
+    """Create (not start) the node; the low-level API sets what the SDK's run() cannot."""
+    from docker.types import Mount
+
+    api = client.api
+    host_config = api.create_host_config(
+        mounts=[Mount(m.target, m.source, type=m.kind) for m in spec.mounts],
+        port_bindings={22: ("127.0.0.1", spec.ssh_port)} if spec.ssh_port else {},
+        nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+        mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
+        tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
+        # The node comes back after a restart of the engine, as an instance does.
+        restart_policy={"Name": "unless-stopped"},
+        **node_container_security(),
+    )
+    # What `docker run --security-opt systempaths=unconfined --cgroupns private` send.
+    host_config["MaskedPaths"] = []
+    host_config["ReadonlyPaths"] = []
+    host_config["CgroupnsMode"] = "private"
+    networking = api.create_networking_config(
+        {spec.network: api.create_endpoint_config(ipv4_address=spec.address)}
+    )
+    created = api.create_container(
+        spec.image,
+        name=spec.name,
+        hostname=spec.hostname,
+        labels=dict(spec.labels),
+        ports=[22] if spec.ssh_port else None,
+        host_config=host_config,
+        networking_config=networking,
+        detach=True,
+    )
+    container = client.containers.get(created["Id"])
+    if spec.files:
+        container.put_archive("/", tar_of(spec.files))
+    return container
+
+
+def tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:
+    """A tar archive of files with their modes, parent directories made 0755."""
+    buffer = io.BytesIO()
+    made: set[str] = set()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, (data, mode) in files.items():
+            parts = path.split("/")[:-1]
+            for depth in range(1, len(parts) + 1):
+                directory = "/".join(parts[:depth])
+                if directory not in made:
+                    made.add(directory)
+                    info = tarfile.TarInfo(directory)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    archive.addfile(info)
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = mode
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

@@ -121,9 +121,16 @@ class Swarm:
         instances: dict[str, tuple[str, str]],
         deadline: float,
         on_ready: Callable[[str], None],
+        check: Callable[[list[str]], None] | None = None,
+        check_every: float = 10.0,
     ) -> None:
-        """Wait until each instance id shows Ready; label it with (node name, group)."""
+        """Wait until each instance id shows Ready; label it with (node name, group).
+
+        ``check`` is called every ``check_every`` seconds with the names still
+        waiting, and may raise to end the wait early (a node that failed).
+        """
         waiting = dict(instances)
+        next_check = self.clock() + check_every
         while waiting:
             seen = self.by_instance()
             for instance_id in list(waiting):
@@ -139,6 +146,9 @@ class Swarm:
                     "they never showed Ready in 'docker node ls' on the controller",
                     "raise --timeout, or look at /var/log/clusterous-bootstrap.log on them",
                 )
+            if waiting and check is not None and self.clock() >= next_check:
+                check([name for name, _ in waiting.values()])
+                next_check = self.clock() + check_every
             if waiting:
                 self.sleep(0.3)
 

@@ -73,7 +73,44 @@ class SwarmLink:
             self.ledger.record_node(replace(records[name], ready=True))
             self.reporter.node(name, "ready")
 
-        self.swarm.wait_ready(by_instance, deadline, mark)
+        self.swarm.wait_ready(by_instance, deadline, mark, check=self._failed_bootstraps(nodes))
+
+    def _failed_bootstraps(self, nodes: Sequence[NodeRecord]) -> Callable[[list[str]], None]:
+        """A check that fails at once when a waiting node's bootstrap log reports an error."""
+        records = {n.name: n for n in nodes}
+
+        def check(waiting: list[str]) -> None:
+            with ThreadPoolExecutor(max_workers=max(1, min(8, len(waiting)))) as pool:
+                logs = dict(
+                    zip(
+                        waiting,
+                        pool.map(self._bootstrap_log, [records[n] for n in waiting]),
+                        strict=True,
+                    )
+                )
+            for name, lines in logs.items():
+                if bootstrap_failed(lines):
+                    raise ClusterousError(
+                        f"node {name} failed to configure itself",
+                        "its bootstrap log ends:\n" + "\n".join(lines[-12:]),
+                        f"the whole log is {BOOTSTRAP_LOG} on the node "
+                        f"('clusterous ssh {name} -- cat {BOOTSTRAP_LOG}')",
+                    )
+
+        return check
+
+    def _bootstrap_log(self, node: NodeRecord) -> list[str]:
+        """The tail of a node's bootstrap log, or nothing while it cannot be reached yet."""
+        try:
+            via = None if node.is_controller else self.controller_session
+            with connect(
+                self.access.endpoint(node), self.access.key_path, self.access.known_hosts, via, 5
+            ) as session:
+                return session.run(
+                    f"tail -n 20 {BOOTSTRAP_LOG} 2>/dev/null", timeout=10
+                ).stdout.splitlines()
+        except Exception:  # not up yet, or still showing another host key: look again later
+            return []
 
     def drain(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
         seen = self.swarm.by_instance()
@@ -156,7 +193,7 @@ class SwarmReadiness:
                 self.sleep(LOGIN_RETRY_SECONDS)
 
     def _wait_for_bootstrap(self, session: Session, deadline: float) -> None:
-        from clusterous.node import BOOTSTRAP_ERROR_PREFIX, BOOTSTRAP_READY_MARKER
+        from clusterous.node import BOOTSTRAP_READY_MARKER
 
         self.reporter.node("controller", "configuring itself")
         while True:
@@ -165,7 +202,7 @@ class SwarmReadiness:
             if lines and lines[-1].strip() == BOOTSTRAP_READY_MARKER:
                 self.reporter.node("controller", "configured")
                 return
-            if any(BOOTSTRAP_ERROR_PREFIX in line for line in lines):
+            if bootstrap_failed(lines):
                 raise ClusterousError("the controller's bootstrap failed", "\n".join(lines[-12:]))
             if self.clock() >= deadline:
                 raise ClusterousError(
@@ -174,3 +211,9 @@ class SwarmReadiness:
                     "raise --timeout",
                 )
             self.sleep(BOOTSTRAP_POLL_SECONDS)
+
+
+def bootstrap_failed(lines: Sequence[str]) -> bool:
+    from clusterous.node import BOOTSTRAP_ERROR_PREFIX
+
+    return any(BOOTSTRAP_ERROR_PREFIX in line for line in lines)

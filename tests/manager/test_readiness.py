@@ -116,3 +116,37 @@ def test_a_host_key_still_wrong_at_the_deadline_fails(
     )
     with pytest.raises(SSHUnavailable, match="pinned host key in time"):
         readiness(tmp_path, Clock())._wait_for_login(state, deadline=10)
+
+
+class NoNodesYet:
+    """A docker client whose Swarm never lists a node (the nodes have not joined)."""
+
+    class nodes:  # mirrors DockerClient.nodes
+        @staticmethod
+        def list() -> list[object]:
+            return []
+
+
+def test_a_node_whose_bootstrap_failed_ends_the_wait_at_once_naming_it() -> None:
+    from clusterous.engine.swarm import Swarm
+
+    clock = Clock()
+    checked: list[list[str]] = []
+
+    def check(waiting: list[str]) -> None:
+        checked.append(waiting)
+        if clock.now >= 20:
+            raise ClusterousError("node worker-2 failed to configure itself", "apt failed")
+
+    swarm = Swarm(NoNodesYet(), clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    with pytest.raises(ClusterousError, match="worker-2 failed to configure itself"):
+        swarm.wait_ready({"i-1": ("worker-1", "w"), "i-2": ("worker-2", "w")}, 600, print, check)
+    assert checked[0] == ["worker-1", "worker-2"]
+    assert 20 <= clock.now < 25  # long before the deadline
+
+
+def test_bootstrap_failure_is_told_by_the_error_prefix() -> None:
+    from clusterous.manager.readiness import bootstrap_failed
+
+    assert bootstrap_failed(["clusterous-bootstrap: error: installing packages failed"])
+    assert not bootstrap_failed(["clusterous-bootstrap: docker: starting the engine"])

@@ -61,8 +61,11 @@ def node_image_tag(files: dict[str, bytes], base_image_id: str, variant: str) ->
 
 
 def _node_image_files() -> dict[str, bytes]:
+    """The Dockerfiles' folder, and the node bootstrap whose unit files the image bakes in."""
     folder = resources.files("clusterous.providers.local").joinpath("node_image")
-    return dict(_walk(folder, ""))
+    files = dict(_walk(folder, ""))
+    files["bootstrap.sh"] = resources.files("clusterous.node").joinpath("bootstrap.sh").read_bytes()
+    return files
 
 
 def _walk(folder: Traversable, prefix: str) -> Iterator[tuple[str, bytes]]:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from table import print_measures
 
-TARGETS = {"create_1c_3w": 20.0, "add_node": 8.0, "destroy": 5.0}
+TARGETS = {"create_1c_3w": 12.0, "add_node": 8.0, "destroy": 5.0}
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -1,8 +1,9 @@
 """Swarm as the cluster manager sees it: nodes, labels, draining, join tokens.
 
-The controller's Docker engine listens on its own loopback only; the CLI
-reaches it through an SSH forward it opens itself with the pinned host key
-(DESIGN section 2), then talks to it with the docker SDK.
+The controller's Docker engine listens on its unix socket only, no TCP port;
+the CLI reaches it through its own SSH connection with the pinned host key
+(DESIGN section 2), running ``docker system dial-stdio`` on the controller
+behind a unix socket of its own, then talks to it with the docker SDK.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from clusterous.remote.ssh import Session
 if TYPE_CHECKING:
     import docker
 
-ENGINE_PORT = 2375
+DIAL_ENGINE = "docker system dial-stdio"
 GROUP_LABEL = "clusterous.group"
 NODE_LABEL = "clusterous.node"
 INSTANCE_LABEL = "clusterous.instance"
@@ -57,11 +58,11 @@ class SwarmNode:
 
 @contextmanager
 def engine_client(controller: Session) -> Iterator[docker.DockerClient]:
-    """A docker client for the controller's engine, through an SSH forward."""
+    """A docker client for the controller's engine, through the SSH session."""
     import docker
 
-    with controller.forward("127.0.0.1", ENGINE_PORT) as forward:
-        client = docker.DockerClient(base_url=f"tcp://127.0.0.1:{forward.port}", timeout=60)
+    with controller.command_socket(DIAL_ENGINE) as engine:
+        client = docker.DockerClient(base_url=f"unix://{engine.path}", timeout=60)
         try:
             yield client
         finally:

@@ -20,7 +20,7 @@ set -Eeuo pipefail
 # @CLUSTEROUS_PARAMETERS@
 
 readonly LOG=/var/log/clusterous-bootstrap.log
-readonly REGISTRY_CONFIG=/etc/docker/registry/config.yml
+readonly REGISTRY_CONFIG=/etc/clusterous/registry.yml
 readonly REGISTRY_DIR=/var/lib/docker-registry
 readonly HOST_KEY=/etc/ssh/ssh_host_ed25519_key
 readonly SSHD_DROP_IN=/etc/ssh/sshd_config.d/00-clusterous.conf
@@ -447,6 +447,7 @@ registry_name_unit() {
     cat <<EOF
 [Unit]
 Description=clusterous: name the cluster's image registry in /etc/hosts
+ConditionPathExists=$REGISTRY_NAME_SCRIPT
 After=cloud-init.service
 Before=docker.service
 [Service]
@@ -471,7 +472,6 @@ daemon_json() {
     local entries=() registries=() dns=() server
     registries+=("$(json_string registry:5000)")
     [ -z "$CLUSTEROUS_PRIVATE_CIDR" ] || registries+=("$(json_string "$CLUSTEROUS_PRIVATE_CIDR")")
-    entries+=('"hosts": ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"]')
     entries+=("\"insecure-registries\": [$(join_lines ', ' "${registries[@]}")]")
     entries+=("\"labels\": [$(join_lines ', ' \
         "$(json_string "clusterous.cluster=$CLUSTEROUS_CLUSTER")" \
@@ -487,11 +487,11 @@ daemon_json() {
 
 docker_drop_in() {
     cat <<'EOF'
-# clusterous: the daemon's sockets are set in /etc/docker/daemon.json ("hosts");
-# dockerd refuses to start when -H is given on the command line as well.
-[Service]
-ExecStart=
-ExecStart=/usr/sbin/dockerd --containerd=/run/containerd/containerd.sock $DOCKER_OPTS
+# clusterous: the engine starts once this node is configured (daemon.json), and
+# at every boot after. It listens on its unix socket only, never on TCP: the
+# CLI reaches it over SSH with 'docker system dial-stdio'.
+[Unit]
+ConditionPathExists=/etc/docker/daemon.json
 EOF
 }
 
@@ -619,11 +619,15 @@ EOF
 }
 
 registry_drop_in() {
-    cat <<'EOF'
-# clusterous: the cluster's image registry comes back by itself if it dies.
+    cat <<EOF
+# clusterous: the cluster's image registry serves clusterous's configuration,
+# once this node is configured as a controller, and comes back if it dies.
 [Unit]
+ConditionPathExists=$REGISTRY_CONFIG
 After=network-online.target
 [Service]
+ExecStart=
+ExecStart=/usr/bin/docker-registry serve $REGISTRY_CONFIG
 Restart=on-failure
 RestartSec=2
 EOF
@@ -710,9 +714,19 @@ install_units() {
         fi
     fi
     reload_units
-    # Enabling is for the next boot; each service is started below. Without
-    # --no-reload, systemctl reloads every unit, seconds on a busy node.
-    systemctl enable --quiet --no-reload "${units[@]}"
+    enable_at_boot "${units[@]}"
+}
+
+# Enabling is for the next boot; each service is started below. The node
+# image has them enabled already (each waits for its configuration file):
+# 'systemctl enable' costs a second or more on a busy node, even with
+# --no-reload.
+enable_at_boot() {
+    local unit missing=()
+    for unit in "$@"; do
+        systemctl is-enabled --quiet "$unit" 2>/dev/null || missing+=("$unit")
+    done
+    [ "${#missing[@]}" -eq 0 ] || systemctl enable --quiet --no-reload "${missing[@]}"
 }
 
 # The node image of the local provider runs this at build time, so that a

@@ -5,20 +5,24 @@ known_hosts under an alias (``clusterous-<cluster>-<node>``) before the node
 first answers, so a connection accepts exactly that key and nothing else: no
 AutoAddPolicy, no first-use trust. Workers are reached through the controller
 with a ``direct-tcpip`` channel. ``LocalForward`` exposes a port on a node's
-loopback (the Docker engine's, for one) on the laptop's loopback.
+loopback on the laptop's loopback; ``CommandSocket`` exposes a command's
+standard input and output (``docker system dial-stdio``: the node's Docker
+engine, which listens on no TCP port) as a unix socket in a private directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import select
+import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from clusterous.errors import ClusterousError
 from clusterous.home import atomic_write, file_lock
@@ -160,6 +164,15 @@ class Session:
     def forward(self, remote_host: str, remote_port: int) -> LocalForward:
         return LocalForward(self, remote_host, remote_port)
 
+    def open_command(self, command: str) -> paramiko.Channel:
+        """A channel whose bytes are a remote command's standard input and output."""
+        channel = self.transport.open_session(timeout=30)
+        channel.exec_command(command)
+        return channel
+
+    def command_socket(self, command: str) -> CommandSocket:
+        return CommandSocket(self, command)
+
 
 def _collect(
     channel: paramiko.Channel,
@@ -281,21 +294,16 @@ def wait_for_ssh(
             sleep(0.2)
 
 
-class LocalForward:
-    """127.0.0.1:<port> on this machine → remote_host:remote_port seen from the node."""
+class _Relay:
+    """Accepts local connections and pumps each through a fresh SSH channel."""
 
-    def __init__(self, session: Session, remote_host: str, remote_port: int) -> None:
-        self.session = session
-        self.remote = (remote_host, remote_port)
-        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._server.bind(("127.0.0.1", 0))
+    def __init__(self, server: socket.socket) -> None:
+        self._server = server
         self._server.listen(16)
-        self.port: int = self._server.getsockname()[1]
         self._closed = threading.Event()
         threading.Thread(target=self._accept_loop, daemon=True).start()
 
-    def __enter__(self) -> LocalForward:
+    def __enter__(self: _R) -> _R:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -316,23 +324,71 @@ class LocalForward:
 
     def _serve(self, client: socket.socket) -> None:
         try:
-            channel = self.session.open_channel(*self.remote)
+            channel = self._channel()
         except Exception:
             client.close()
             return
         pump(client, channel, self._closed)
 
+    def _channel(self) -> paramiko.Channel:
+        raise NotImplementedError
+
+
+_R = TypeVar("_R", bound=_Relay)
+
+
+class LocalForward(_Relay):
+    """127.0.0.1:<port> on this machine → remote_host:remote_port seen from the node."""
+
+    def __init__(self, session: Session, remote_host: str, remote_port: int) -> None:
+        self.session = session
+        self.remote = (remote_host, remote_port)
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        self.port: int = server.getsockname()[1]
+        super().__init__(server)
+
+    def _channel(self) -> paramiko.Channel:
+        return self.session.open_channel(*self.remote)
+
+
+class CommandSocket(_Relay):
+    """A unix socket, in a directory only this user may enter, → a remote command's stdio.
+
+    No other user of this machine can connect to it, unlike a port on 127.0.0.1.
+    """
+
+    def __init__(self, session: Session, command: str) -> None:
+        self.session = session
+        self.command = command
+        self._directory = Path(tempfile.mkdtemp(prefix="clusterous-"))  # mode 0700
+        self.path = self._directory / "socket"
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(self.path))
+        super().__init__(server)
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self._directory, ignore_errors=True)
+
+    def _channel(self) -> paramiko.Channel:
+        return self.session.open_command(self.command)
+
 
 def pump(client: socket.socket, channel: paramiko.Channel, closed: threading.Event) -> None:
-    """Copy bytes both ways until either side closes."""
+    """Copy bytes both ways; the client's end of input is passed on, the channel's end ends it."""
+    sources: list[object] = [client, channel]
     try:
         while not closed.is_set():
-            readable, _, _ = select.select([client, channel], [], [], 0.5)  # type: ignore[type-var]
+            readable, _, _ = select.select(sources, [], [], 0.5)  # type: ignore[type-var]
             if client in readable:
                 data = client.recv(65536)
-                if not data:
-                    break
-                channel.sendall(data)
+                if data:
+                    channel.sendall(data)
+                else:
+                    channel.shutdown_write()
+                    sources.remove(client)
             if channel in readable:
                 data = channel.recv(65536)
                 if not data:

@@ -137,7 +137,6 @@ def test_daemon_json_is_valid_json_whatever_the_labels_hold() -> None:
     daemon = json.loads(run_instead_of_main(params, "default_parameters; daemon_json"))
 
     assert daemon == {
-        "hosts": ["unix:///var/run/docker.sock", "tcp://127.0.0.1:2375"],
         "insecure-registries": ["registry:5000", "172.28.0.0/16"],
         "labels": [
             'clusterous.cluster=we"ird\\name',

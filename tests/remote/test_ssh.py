@@ -135,6 +135,30 @@ def test_a_local_forward_reaches_a_port_seen_from_the_node(
         echo.close()
 
 
+def test_a_command_socket_carries_a_remote_commands_stdio_and_only_we_may_open_it(
+    fake_node: FakeNode, tmp_path: Path
+) -> None:
+    """How the CLI reaches a node's Docker engine: dial-stdio behind a private unix socket."""
+    known = _pinned(tmp_path, "node-a", fake_node.host_key.public_openssh)
+    endpoint = Endpoint("node-a", "127.0.0.1", fake_node.port)
+    with (
+        connect(endpoint, fake_node.login_key_path, known) as session,
+        session.command_socket("tr a-z A-Z") as engine,
+    ):
+        assert engine.path.parent.stat().st_mode & 0o777 == 0o700
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            client.settimeout(10)
+            client.connect(str(engine.path))
+            client.sendall(b"through the command")
+            client.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := client.recv(1024):
+                answer += chunk
+        assert answer == b"THROUGH THE COMMAND"
+        directory = engine.path.parent
+    assert not directory.exists()
+
+
 def test_a_node_behind_the_controller_is_reached_through_it_with_its_own_pinned_key(
     fake_node: FakeNode, tmp_path: Path
 ) -> None:

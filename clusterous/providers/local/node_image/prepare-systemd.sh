@@ -5,8 +5,11 @@
 # - No cloud-config stage: it runs only modules a node does not use (runcmd,
 #   apt, locale ...), and a Python start-up costs a second on a busy machine.
 #   The user-data still runs in cloud-final, as on EC2.
-# - Docker and the registry stay disabled until the user-data has configured
-#   them (it enables them), so a first boot starts each exactly once.
+# - No cloud-init-local stage either: NoCloud is found in the network stage
+#   just as well.
+# - Docker, the registry and the unit that names the registry start at boot
+#   only once the user-data has configured them (each unit's condition is its
+#   configuration file, see bootstrap.sh), so a first boot starts each once.
 set -eu
 for unit in getty@tty1.service console-getty.service systemd-logind.service \
     systemd-udevd.service systemd-udev-trigger.service systemd-udev-settle.service \
@@ -14,11 +17,8 @@ for unit in getty@tty1.service console-getty.service systemd-logind.service \
     systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer \
     e2scrub_all.timer e2scrub_reap.service fstrim.timer \
     sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
-    dev-hugepages.mount cloud-config.service \
+    dev-hugepages.mount cloud-config.service cloud-init-local.service \
     modprobe@loop.service modprobe@dm_mod.service modprobe@fuse.service \
     modprobe@efi_pstore.service modprobe@configfs.service modprobe@drm.service; do
     systemctl mask "$unit" >/dev/null 2>&1 || true
-done
-for unit in docker.service docker.socket docker-registry.service; do
-    systemctl disable "$unit" >/dev/null 2>&1 || true
 done

@@ -21,6 +21,10 @@ DENIED_CODES = frozenset(
     {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"}
 )
 BAD_KEY_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidAccessKeyId"})
+NETWORK_QUOTAS = {
+    "VpcLimitExceeded": ("VPCs", "VPCs per Region"),
+    "InternetGatewayLimitExceeded": ("internet gateways", "Internet gateways per Region"),
+}
 ACTION_IN_MESSAGE = re.compile(r"perform:\s*([A-Za-z0-9-]+:[A-Za-z0-9*]+)")
 
 
@@ -47,6 +51,10 @@ class AwsRegionError(InputError):
 
 class BucketTakenError(InputError):
     """The S3 bucket name belongs to another AWS account."""
+
+
+class AwsQuotaError(ClusterousError):
+    """An account quota (a Service Quotas limit) stops the work."""
 
 
 class AwsError(ClusterousError):
@@ -112,6 +120,8 @@ def _translate_client_error(problem: Exception, site: CallSite) -> ClusterousErr
         return _bad_keys(message)
     if code == "BucketAlreadyExists":
         return _bucket_taken(site.resource)
+    if code in NETWORK_QUOTAS:
+        return _network_quota(code, site.region, message)
     return AwsError(f"{site.action} failed", f"{code}: {message}" if code else message)
 
 
@@ -163,6 +173,21 @@ def _bucket_taken(bucket: str | None) -> BucketTakenError:
         f"the S3 bucket name {name} is taken by another AWS account",
         "bucket names are global across all of AWS",
         "choose another name with --bucket",
+    )
+
+
+def _network_quota(code: str, region: str | None, detail: str) -> AwsQuotaError:
+    """Each cluster has its own VPC and internet gateway; the default quota is 5 a region."""
+    things, quota = NETWORK_QUOTAS[code]
+    where = region or "this region"
+    return AwsQuotaError(
+        f"your AWS account has reached its limit of {things} in {where}",
+        f"each cluster has its own VPC and internet gateway ({detail})",
+        "destroy clusters you no longer use ('clusterous ls-clusters', then "
+        "'clusterous destroy NAME'), delete unused VPCs in the VPC console "
+        f"(https://console.aws.amazon.com/vpc/home?region={where}#vpcs:), or ask for a "
+        f"higher quota: Service Quotas console, Amazon Virtual Private Cloud (Amazon VPC), "
+        f"'{quota}'",
     )
 
 

@@ -9,6 +9,7 @@ from clusterous.aws.errors import (
     AwsCredentialsError,
     AwsError,
     AwsPermissionError,
+    AwsQuotaError,
     BucketTakenError,
     CallSite,
     action_from_message,
@@ -125,3 +126,20 @@ def test_unknown_region_suggests_close_names() -> None:
     error = unknown_region("us-est-1", ["us-east-1", "us-east-2", "eu-west-1"])
     assert error.render().startswith("unknown region 'us-est-1'; did you mean us-east-1")
     assert "did you mean" not in unknown_region("mars-1", ["us-east-1"]).render()
+
+
+@pytest.mark.parametrize(
+    ("code", "things", "quota"),
+    [
+        ("VpcLimitExceeded", "VPCs", "VPCs per Region"),
+        ("InternetGatewayLimitExceeded", "internet gateways", "Internet gateways per Region"),
+    ],
+)
+def test_a_network_quota_says_how_to_free_or_raise_it(code: str, things: str, quota: str) -> None:
+    message = "The maximum number of VPCs has been reached."
+    error = translate(client_error(code, message, "CreateVpc"), SITE)
+    assert isinstance(error, AwsQuotaError)
+    text = error.render()
+    assert f"reached its limit of {things} in eu-west-1" in text
+    assert "clusterous destroy NAME" in text and "VPC console" in text
+    assert "Service Quotas console" in text and f"'{quota}'" in text

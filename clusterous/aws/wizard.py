@@ -54,6 +54,13 @@ def check_cidr(text: str) -> str:
             "expected an address range such as 203.0.113.7/32",
             "pass your own address with --allowed-cidr A.B.C.D/32",
         ) from None
+    if network.version != 4:
+        raise InputError(
+            f"--allowed-cidr {text.strip()} is an IPv6 range; clusters accept SSH over IPv4 only",
+            "the cluster's network and firewall rules are IPv4",
+            "pass your public IPv4 address: --allowed-cidr A.B.C.D/32 "
+            "(https://checkip.amazonaws.com shows it)",
+        )
     return str(network)
 
 

@@ -200,3 +200,13 @@ def test_an_aws_profile_and_keys_together_are_refused(cli_runner) -> None:
     result = cli_runner(*FLAGS, "--aws-profile", "x", "--access-key-id", "y")
     assert result.exit_code == 2
     assert "cannot be combined" in result.stderr
+
+
+def test_an_ipv6_allowed_cidr_is_refused_naming_the_flag_and_the_fix(cli_runner, home) -> None:
+    result = cli_runner(
+        "setup", "--yes", "--region", "eu-west-1", "--allowed-cidr", "2001:db8::/64"
+    )
+    assert result.exit_code == 2, result.output
+    assert "--allowed-cidr 2001:db8::/64 is an IPv6 range" in result.stderr
+    assert "--allowed-cidr A.B.C.D/32" in result.stderr
+    assert "aws" not in load_config(home).profiles

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from faults import Faults, FaultServer
 
+from clusterous.aws.keys import managed_key_path, new_private_key, public_key_of, write_private_key
 from clusterous.config import Config, Profile, save_config
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
@@ -86,7 +87,8 @@ def account(faulty_aws: Faults, clusterous_home: Path) -> Account:
         )["ImageId"]
         ssm.put_parameter(Name=IMAGE_PARAMETER.format(arch=arch), Value=image, Type="String")
         images[arch] = image
-    ec2.create_key_pair(KeyName=KEY_PAIR)
+    key_file = profile_key_file(Home(clusterous_home))
+    ec2.import_key_pair(KeyName=KEY_PAIR, PublicKeyMaterial=public_key_of(key_file).encode())
     boto("s3").create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
@@ -95,6 +97,7 @@ def account(faulty_aws: Faults, clusterous_home: Path) -> Account:
         provider="aws",
         region=REGION,
         key_pair=KEY_PAIR,
+        key_file=str(key_file),
         bucket=BUCKET,
         allowed_cidr=ALLOWED_CIDR,
         default_instance_type="t3.medium",
@@ -104,17 +107,37 @@ def account(faulty_aws: Faults, clusterous_home: Path) -> Account:
     return Account(images, profile)
 
 
+def profile_key_file(home: Home) -> Path:
+    """The private key of the profile's EC2 key pair, as 'clusterous setup' keeps it."""
+    path = managed_key_path(home, KEY_PAIR)
+    if not path.exists():
+        write_private_key(path, new_private_key())
+    return path
+
+
 def make_provider(
     home: Path, profile: Profile, cluster: str = CLUSTER, **extra: Any
 ) -> AwsProvider:
-    return AwsProvider(
-        cluster,
-        Home(home),
-        profile,
-        sleep=lambda _: None,
-        image_parameter=IMAGE_PARAMETER,
-        **extra,
-    )
+    extra.setdefault("sleep", lambda _: None)
+    return AwsProvider(cluster, Home(home), profile, image_parameter=IMAGE_PARAMETER, **extra)
+
+
+@dataclass
+class FakeClock:
+    """Time that passes only when the code under test sleeps."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def waited(self) -> float:
+        return sum(self.sleeps)
 
 
 # ---------------------------------------------------------------- readiness without SSH

@@ -107,7 +107,7 @@ def test_every_resource_is_tagged_with_cluster_role_and_name_at_creation(
         *ec2.describe_volumes(Filters=_ours())["Volumes"],
         *cluster_instances(),
     ]
-    assert len(resources) == 1 + 1 + 1 + 1 + 1 + 6 + 5  # 5 root disks + the shared volume
+    assert len(resources) == 1 + 1 + 1 + 1 + 2 + 6 + 5  # 5 root disks + the shared volume
     for resource in resources:
         assert {"clusterous:cluster", "clusterous:role", "Name"} <= tags(resource).keys()
     roles = {tags(i)["clusterous:role"] for i in cluster_instances()}
@@ -125,6 +125,7 @@ def test_the_ledger_lists_every_resource_made(created: ClusterState) -> None:
         "instance-profile",
         "internet-gateway",
         "route-table",
+        "security-group",
         "security-group",
         "subnet",
         "volume",
@@ -183,17 +184,26 @@ def test_the_controller_role_may_touch_only_the_registry_prefix(created: Cluster
     assert [r["RoleName"] for r in profile["Roles"]] == [name]
 
 
-def test_ssh_is_open_only_to_the_allowed_cidr_and_the_cluster_talks_freely(
-    created: ClusterState,
-) -> None:
-    group = boto("ec2").describe_security_groups(Filters=_ours())["SecurityGroups"][0]
-    rules = group["IpPermissions"]
-    ssh = [r for r in rules if r.get("FromPort") == 22]
+def test_ssh_is_open_only_to_the_controller_from_the_allowed_cidr(created: ClusterState) -> None:
+    groups = boto("ec2").describe_security_groups(Filters=_ours())["SecurityGroups"]
+    by_name = {g["GroupName"]: g["IpPermissions"] for g in groups}
+    controller, nodes = by_name[f"clusterous-{CLUSTER}"], by_name[f"clusterous-{CLUSTER}-nodes"]
+    ssh = [r for r in controller if r.get("FromPort") == 22]
     assert len(ssh) == 1 and [x["CidrIp"] for x in ssh[0]["IpRanges"]] == [ALLOWED_CIDR]
-    internal = [r for r in rules if r["IpProtocol"] == "-1"]
-    assert [p["GroupId"] for p in internal[0]["UserIdGroupPairs"]] == [group["GroupId"]]
-    assert all(not r.get("IpRanges") for r in internal)
-    assert len(rules) == 2
+    for rules in (controller, nodes):
+        internal = [r for r in rules if r["IpProtocol"] == "-1"]
+        assert [x["CidrIp"] for x in internal[0]["IpRanges"]] == ["10.0.0.0/16"]
+    assert len(controller) == 2 and len(nodes) == 1  # the nodes: nothing from outside the VPC
+
+
+def test_only_the_controller_is_in_the_group_open_to_ssh(created: ClusterState) -> None:
+    groups = boto("ec2").describe_security_groups(Filters=_ours())["SecurityGroups"]
+    names = {g["GroupId"]: g["GroupName"] for g in groups}
+    for instance in cluster_instances():  # moto lists the groups on the network interface
+        wanted = "" if tags(instance)["clusterous:role"] == "controller" else "-nodes"
+        assert [names[g["GroupId"]] for g in instance["NetworkInterfaces"][0]["Groups"]] == [
+            f"clusterous-{CLUSTER}{wanted}"
+        ]
 
 
 def test_the_vpc_has_dns_and_a_public_route(created: ClusterState) -> None:

@@ -4,7 +4,11 @@ Every call goes through ``Ec2._call``, inside ``aws_errors``: callers see
 ClusterousErrors only (DESIGN section 6), plus the two failures the provider
 reacts to, ``CapacityError`` (try another zone, or on-demand) and
 ``QuotaError``. Deletes are idempotent: a thing already gone is success.
-Waits poll with the injected ``sleep``/``clock`` so tests never wait.
+EC2 is eventually consistent: a resource made a moment ago may still be
+"not found" by the next call, and a subnet or group may still be "in use" by
+the network interface of an instance terminated a moment ago; both are waited
+out here, within a deadline. Waits use the injected ``sleep``/``clock`` so
+tests never wait.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from clusterous.providers.aws.tags import CLUSTER_TAG, tag_spec, tags_of
 
 ALIVE_STATES = ("pending", "running", "stopping", "stopped", "shutting-down")
 DEBIAN_AMI_PARAMETER = "/aws/service/debian/release/12/latest/{arch}"
-GONE_CODES = frozenset(
+NOT_FOUND_CODES = frozenset(
     {
         "InvalidVpcID.NotFound",
         "InvalidSubnetID.NotFound",
@@ -30,21 +34,27 @@ GONE_CODES = frozenset(
         "InvalidGroup.NotFound",
         "InvalidVolume.NotFound",
         "InvalidInstanceID.NotFound",
-        "InvalidAssociationID.NotFound",
-        "Gateway.NotAttached",
-        "IncorrectState",
     }
 )
+GONE_CODES = NOT_FOUND_CODES | {"InvalidAssociationID.NotFound"}
+IN_USE_CODES = frozenset({"DependencyViolation"})
 THROTTLING_CODES = frozenset({"RequestLimitExceeded", "Throttling", "ServiceUnavailable"})
-LAUNCH_ATTEMPTS = 10
+THROTTLED_LAUNCH_ATTEMPTS = 10
 STATUS_BATCH = 100
-IAM_PROPAGATION_SECONDS = 90.0
+IAM_PROPAGATION_SECONDS = 120.0  # a new instance profile reaches EC2 within about a minute
+IAM_RETRY_PAUSE = 5.0
+SETTLE_SECONDS = 60.0  # a resource made a moment ago is visible to every call within this
+IN_USE_SECONDS = 300.0  # network interfaces of terminated instances linger for minutes
 CAPACITY_CODES = frozenset({"InsufficientInstanceCapacity", "Unsupported"})
+SPOT_QUOTA_CODE = "MaxSpotInstanceCountExceeded"
 QUOTAS = {
     "InstanceLimitExceeded": "Running On-Demand instances (EC2 service quota)",
     "VcpuLimitExceeded": "Running On-Demand vCPUs for this instance family (EC2 service quota)",
-    "MaxSpotInstanceCountExceeded": "All Spot Instance Requests (EC2 service quota)",
+    SPOT_QUOTA_CODE: "All Standard Spot Instance Requests (EC2 service quota)",
 }
+REGULAR_ZONE = "availability-zone"  # not a Local Zone or a Wavelength Zone
+CONTROLLER_GROUP_DESCRIPTION = "clusterous controller: SSH from the allowed range, all from the VPC"
+NODES_GROUP_DESCRIPTION = "clusterous nodes: all traffic from within the VPC only"
 
 
 class CapacityError(ClusterousError):
@@ -63,10 +73,13 @@ class CapacityError(ClusterousError):
 
 
 class QuotaError(ClusterousError):
-    """An account quota stops the launch."""
+    """An account quota stops the launch; ``spot`` when it is the quota of spot requests."""
 
-    def __init__(self, quota: str, instance_type: str, region: str, detail: str) -> None:
+    def __init__(
+        self, quota: str, instance_type: str, region: str, detail: str, spot: bool = False
+    ) -> None:
         self.quota = quota
+        self.spot = spot
         super().__init__(
             f"launching {instance_type} in {region} exceeds your quota {quota!r}",
             detail,
@@ -94,6 +107,8 @@ class Instance:
     private_ip: str = ""
     public_ip: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    key_name: str = ""
+    spot: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,8 @@ class LaunchSpec:
     key_name: str | None = None
     instance_profile: str | None = None
     spot: bool = False
+    public_ip: bool = True
+    instance_tags: dict[str, str] = field(default_factory=dict)  # on the instances only
 
 
 @dataclass(frozen=True)
@@ -159,20 +176,38 @@ class Ec2:
         return self.clients.region
 
     def _call(
-        self, action: str, method: str, ignore: Iterable[str] = (), **kwargs: Any
+        self,
+        action: str,
+        method: str,
+        ignore: Iterable[str] = (),
+        wait_out: Iterable[str] = (),
+        patience: float = SETTLE_SECONDS,
+        **kwargs: Any,
     ) -> dict[str, Any]:
-        """One API call; error codes in ``ignore`` give an empty answer."""
+        """One API call; error codes in ``ignore`` give an empty answer.
+
+        Error codes in ``wait_out`` are retried with growing pauses for up to
+        ``patience`` seconds: what a just-made or just-ended resource answers
+        until EC2 has caught up with itself.
+        """
         from botocore.exceptions import ClientError
 
         service = "ssm" if action.startswith("ssm:") else "ec2"
+        deadline = self.clock() + patience
+        pause = 1.0
         with aws_errors(action, region=self.region):
-            try:
-                answer: dict[str, Any] = getattr(self.clients.get(service), method)(**kwargs)
-                return answer
-            except ClientError as problem:
-                if error_code(problem) in set(ignore):
-                    return {}
-                raise
+            while True:
+                try:
+                    answer: dict[str, Any] = getattr(self.clients.get(service), method)(**kwargs)
+                    return answer
+                except ClientError as problem:
+                    code = error_code(problem)
+                    if code in set(ignore):
+                        return {}
+                    if code not in set(wait_out) or self.clock() + pause > deadline:
+                        raise
+                self.sleep(pause)
+                pause = min(2 * pause, 15.0)
 
     def _pages(self, action: str, method: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
         service = "ssm" if action.startswith("ssm:") else "ec2"
@@ -212,18 +247,24 @@ class Ec2:
             LocationType="availability-zone",
             Filters=[{"Name": "instance-type", "Values": list(names)}],
         )
+        regular = set(self.availability_zones())
         zones: dict[str, set[str]] = {name: set() for name in names}
-        for offer in offers:
+        for offer in (o for o in offers if str(o["Location"]) in regular):
             zones.setdefault(str(offer["InstanceType"]), set()).add(str(offer["Location"]))
         return zones
 
     def availability_zones(self) -> list[str]:
+        """The region's available zones proper: no Local Zones, no Wavelength Zones.
+
+        Those others are far from the region (latency, fewer services, other
+        prices) and appear in instance-type offerings like any zone.
+        """
         answer = self._call(
             "ec2:DescribeAvailabilityZones",
             "describe_availability_zones",
             Filters=[{"Name": "state", "Values": ["available"]}],
         )
-        return sorted(str(z["ZoneName"]) for z in answer.get("AvailabilityZones", []))
+        return regular_zones(answer.get("AvailabilityZones", []))
 
     def debian_ami(self, architecture: str, parameter: str = DEBIAN_AMI_PARAMETER) -> str:
         """The AMI an SSM parameter names; ``{arch}`` in it becomes amd64 or arm64."""
@@ -247,11 +288,13 @@ class Ec2:
         )
         vpc_id = str(answer["Vpc"]["VpcId"])
         for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
+            setting: dict[str, Any] = {attribute: {"Value": True}}
             self._call(
                 "ec2:ModifyVpcAttribute",
                 "modify_vpc_attribute",
+                wait_out=NOT_FOUND_CODES,
                 VpcId=vpc_id,
-                **{attribute: {"Value": True}},
+                **setting,
             )
         return vpc_id
 
@@ -259,6 +302,7 @@ class Ec2:
         answer = self._call(
             "ec2:CreateSubnet",
             "create_subnet",
+            wait_out=NOT_FOUND_CODES,
             VpcId=vpc_id,
             CidrBlock=cidr,
             AvailabilityZone=zone,
@@ -276,6 +320,7 @@ class Ec2:
         self._call(
             "ec2:AttachInternetGateway",
             "attach_internet_gateway",
+            wait_out=NOT_FOUND_CODES,
             InternetGatewayId=gateway,
             VpcId=vpc_id,
         )
@@ -285,6 +330,7 @@ class Ec2:
         answer = self._call(
             "ec2:CreateRouteTable",
             "create_route_table",
+            wait_out=NOT_FOUND_CODES,
             VpcId=vpc_id,
             TagSpecifications=tag_spec("route-table", tags),
         )
@@ -292,6 +338,7 @@ class Ec2:
         self._call(
             "ec2:CreateRoute",
             "create_route",
+            wait_out=NOT_FOUND_CODES,
             RouteTableId=table,
             DestinationCidrBlock="0.0.0.0/0",
             GatewayId=gateway,
@@ -302,19 +349,45 @@ class Ec2:
         self._call(
             "ec2:AssociateRouteTable",
             "associate_route_table",
+            wait_out=NOT_FOUND_CODES,
             RouteTableId=table,
             SubnetId=subnet_id,
         )
 
-    def create_cluster_security_group(
-        self, vpc_id: str, name: str, ssh_cidr: str, tags: dict[str, str]
+    def create_controller_security_group(
+        self, vpc_id: str, name: str, ssh_cidr: str, vpc_cidr: str, tags: dict[str, str]
     ) -> str:
-        """SSH from ``ssh_cidr`` only; every protocol between members of the group."""
+        """SSH from ``ssh_cidr`` only; every protocol from within the VPC."""
+        return self._security_group(
+            vpc_id,
+            name,
+            CONTROLLER_GROUP_DESCRIPTION,
+            tags,
+            [ssh_permission(ssh_cidr), vpc_permission(vpc_cidr)],
+        )
+
+    def create_nodes_security_group(
+        self, vpc_id: str, name: str, vpc_cidr: str, tags: dict[str, str]
+    ) -> str:
+        """Every protocol from within the VPC, nothing from outside (no SSH: via the controller)."""
+        return self._security_group(
+            vpc_id, name, NODES_GROUP_DESCRIPTION, tags, [vpc_permission(vpc_cidr)]
+        )
+
+    def _security_group(
+        self,
+        vpc_id: str,
+        name: str,
+        description: str,
+        tags: dict[str, str],
+        permissions: list[dict[str, Any]],
+    ) -> str:
         answer = self._call(
             "ec2:CreateSecurityGroup",
             "create_security_group",
+            wait_out=NOT_FOUND_CODES,
             GroupName=name,
-            Description="clusterous: SSH from the user's address, all traffic inside the cluster",
+            Description=description,
             VpcId=vpc_id,
             TagSpecifications=tag_spec("security-group", tags),
         )
@@ -322,18 +395,24 @@ class Ec2:
         self._call(
             "ec2:AuthorizeSecurityGroupIngress",
             "authorize_security_group_ingress",
+            wait_out=NOT_FOUND_CODES,
             GroupId=group,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 22,
-                    "ToPort": 22,
-                    "IpRanges": [{"CidrIp": ssh_cidr, "Description": "SSH from the user"}],
-                },
-                {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]},
-            ],
+            IpPermissions=permissions,
         )
         return group
+
+    def routes_out_without_public_ip(self, table: str) -> bool:
+        """Whether the route table sends internet traffic through a NAT gateway."""
+        answer = self._call(
+            "ec2:DescribeRouteTables",
+            "describe_route_tables",
+            wait_out=NOT_FOUND_CODES,
+            RouteTableIds=[table],
+        )
+        routes = [r for t in answer.get("RouteTables", []) for r in t.get("Routes", [])]
+        return any(
+            r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
+        )
 
     # ------------------------------------------------------------ instances
 
@@ -356,38 +435,29 @@ class Ec2:
 
         botocore would retry InsufficientInstanceCapacity (an HTTP 500) ten
         times with growing pauses; the provider wants it at once, to try another
-        zone. Throttling is retried here, and so is a fresh instance profile
-        that EC2 does not know yet (IAM takes seconds to propagate).
+        zone. Throttling is retried here a few times; a fresh instance profile
+        that EC2 does not know yet (IAM takes seconds to propagate), or a subnet
+        or group EC2 does not see yet, until a deadline.
         """
         from botocore.exceptions import ClientError
 
         client = self.clients.get("ec2", attempts=1)
         deadline = self.clock() + IAM_PROPAGATION_SECONDS
-        for attempt in range(1, LAUNCH_ATTEMPTS + 1):
+        throttled = 0
+        while True:
             try:
                 answer: dict[str, Any] = client.run_instances(**run_arguments(spec))
                 return answer
             except ClientError as problem:
-                if not self._retry_launch(problem, attempt, deadline):
+                if error_code(problem) in THROTTLING_CODES:
+                    throttled += 1
+                    if throttled >= THROTTLED_LAUNCH_ATTEMPTS:
+                        raise
+                    self.sleep(min(20.0, 0.5 * 2**throttled))
+                elif not_ready_yet(problem) and self.clock() + IAM_RETRY_PAUSE <= deadline:
+                    self.sleep(IAM_RETRY_PAUSE)
+                else:
                     raise
-        raise AssertionError("unreachable: the last attempt raises")
-
-    def _retry_launch(self, problem: Exception, attempt: int, deadline: float) -> bool:
-        """Sleep and say True when the failed launch is worth another try."""
-        code = error_code(problem)
-        message = str(problem).lower()
-        iam_not_ready = code == "InvalidParameterValue" and (
-            "iaminstanceprofile" in message or "instance profile" in message
-        )
-        if attempt >= LAUNCH_ATTEMPTS:
-            return False
-        if code in THROTTLING_CODES:
-            self.sleep(min(20.0, 0.5 * 2**attempt))
-            return True
-        if iam_not_ready and self.clock() < deadline:
-            self.sleep(3)
-            return True
-        return False
 
     def _launch_failure(self, problem: Exception, spec: LaunchSpec) -> ClusterousError | None:
         code = error_code(problem)
@@ -395,7 +465,8 @@ class Ec2:
         if code in CAPACITY_CODES:
             return CapacityError(spec.instance_type, spec.zone, spec.spot, detail)
         if code in QUOTAS:
-            return QuotaError(QUOTAS[code], spec.instance_type, self.region, detail)
+            spot = code == SPOT_QUOTA_CODE
+            return QuotaError(QUOTAS[code], spec.instance_type, self.region, detail, spot)
         return None
 
     def wait_running(self, ids: Sequence[str], deadline: float) -> list[Instance]:
@@ -540,6 +611,7 @@ class Ec2:
         self._call(
             "ec2:AttachVolume",
             "attach_volume",
+            wait_out=NOT_FOUND_CODES,
             VolumeId=volume_id,
             InstanceId=instance_id,
             Device=device,
@@ -549,7 +621,7 @@ class Ec2:
         self._call(
             "ec2:DetachVolume",
             "detach_volume",
-            ignore=GONE_CODES | {"InvalidAttachment.NotFound"},
+            ignore=GONE_CODES | {"InvalidAttachment.NotFound", "IncorrectState"},
             VolumeId=volume_id,
             InstanceId=instance_id,
         )
@@ -610,48 +682,102 @@ class Ec2:
         vpcs = self._pages("ec2:DescribeVpcs", "describe_vpcs", "Vpcs", Filters=filters)
         return [tags_of(v).get("clusterous:cluster", "") for v in vpcs]
 
+    def security_groups_by_name(self, filters: list[dict[str, Any]]) -> dict[str, str]:
+        groups = self._pages(
+            "ec2:DescribeSecurityGroups",
+            "describe_security_groups",
+            "SecurityGroups",
+            Filters=filters,
+        )
+        return {str(g["GroupName"]): str(g["GroupId"]) for g in groups}
+
+    def vpc_cidrs(self, filters: list[dict[str, Any]]) -> list[str]:
+        vpcs = self._pages("ec2:DescribeVpcs", "describe_vpcs", "Vpcs", Filters=filters)
+        return [str(v.get("CidrBlock", "")) for v in vpcs]
+
     def subnets_by_zone(self, filters: list[dict[str, Any]]) -> dict[str, str]:
         subnets = self._pages("ec2:DescribeSubnets", "describe_subnets", "Subnets", Filters=filters)
         return {str(s["AvailabilityZone"]): str(s["SubnetId"]) for s in subnets}
 
     def delete_security_group(self, group_id: str) -> None:
-        self._call(
-            "ec2:DeleteSecurityGroup", "delete_security_group", ignore=GONE_CODES, GroupId=group_id
-        )
+        self._delete("ec2:DeleteSecurityGroup", "delete_security_group", GroupId=group_id)
 
     def delete_subnet(self, subnet_id: str) -> None:
-        self._call("ec2:DeleteSubnet", "delete_subnet", ignore=GONE_CODES, SubnetId=subnet_id)
+        self._delete("ec2:DeleteSubnet", "delete_subnet", SubnetId=subnet_id)
 
     def delete_route_table(self, table: str, associations: Sequence[str]) -> None:
         for association in associations:
-            self._call(
-                "ec2:DisassociateRouteTable",
-                "disassociate_route_table",
-                ignore=GONE_CODES,
-                AssociationId=association,
+            self._delete(
+                "ec2:DisassociateRouteTable", "disassociate_route_table", AssociationId=association
             )
-        self._call(
-            "ec2:DeleteRouteTable", "delete_route_table", ignore=GONE_CODES, RouteTableId=table
-        )
+        self._delete("ec2:DeleteRouteTable", "delete_route_table", RouteTableId=table)
 
     def delete_internet_gateway(self, gateway: str, vpcs: Sequence[str]) -> None:
+        """Detach (public addresses of ended instances may hold it a while), then delete."""
         for vpc in vpcs:
-            self._call(
+            self._delete(
                 "ec2:DetachInternetGateway",
                 "detach_internet_gateway",
-                ignore=GONE_CODES,
+                also_gone={"Gateway.NotAttached"},
                 InternetGatewayId=gateway,
                 VpcId=vpc,
             )
-        self._call(
-            "ec2:DeleteInternetGateway",
-            "delete_internet_gateway",
-            ignore=GONE_CODES,
-            InternetGatewayId=gateway,
+        self._delete(
+            "ec2:DeleteInternetGateway", "delete_internet_gateway", InternetGatewayId=gateway
         )
 
     def delete_vpc(self, vpc_id: str) -> None:
-        self._call("ec2:DeleteVpc", "delete_vpc", ignore=GONE_CODES, VpcId=vpc_id)
+        self._delete("ec2:DeleteVpc", "delete_vpc", VpcId=vpc_id)
+
+    def _delete(
+        self, action: str, method: str, also_gone: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        """A delete that succeeds only when AWS accepted it, or the thing is already gone.
+
+        "In use" (DependencyViolation) is waited out: the network interfaces of
+        instances terminated a moment ago hold their subnet and group a while.
+        """
+        self._call(
+            action,
+            method,
+            ignore=GONE_CODES | set(also_gone),
+            wait_out=IN_USE_CODES,
+            patience=IN_USE_SECONDS,
+            **kwargs,
+        )
+
+
+def not_ready_yet(problem: Exception) -> bool:
+    """A launch refused for what was made a moment ago: the instance profile, subnet, group."""
+    code = error_code(problem)
+    message = str(problem).lower()
+    iam = code == "InvalidParameterValue" and (
+        "iaminstanceprofile" in message or "instance profile" in message
+    )
+    return iam or code in NOT_FOUND_CODES
+
+
+def ssh_permission(cidr: str) -> dict[str, Any]:
+    return {
+        "IpProtocol": "tcp",
+        "FromPort": 22,
+        "ToPort": 22,
+        "IpRanges": [{"CidrIp": cidr, "Description": "SSH from the allowed range"}],
+    }
+
+
+def vpc_permission(vpc_cidr: str) -> dict[str, Any]:
+    return {
+        "IpProtocol": "-1",
+        "IpRanges": [{"CidrIp": vpc_cidr, "Description": "within the cluster VPC"}],
+    }
+
+
+def regular_zones(zones: Iterable[dict[str, Any]]) -> list[str]:
+    """Names of the zones that are availability zones proper (ZoneType availability-zone)."""
+    return sorted(
+        str(z["ZoneName"]) for z in zones if z.get("ZoneType", REGULAR_ZONE) == REGULAR_ZONE
+    )
 
 
 def type_info(raw: dict[str, Any]) -> TypeInfo:
@@ -675,6 +801,8 @@ def instance_of(raw: dict[str, Any]) -> Instance:
         private_ip=str(raw.get("PrivateIpAddress") or ""),
         public_ip=str(raw.get("PublicIpAddress") or ""),
         tags=tags_of(raw),
+        key_name=str(raw.get("KeyName") or ""),
+        spot=raw.get("InstanceLifecycle") == "spot",
     )
 
 
@@ -705,7 +833,7 @@ def run_arguments(spec: LaunchSpec) -> dict[str, Any]:
                 "DeviceIndex": 0,
                 "SubnetId": spec.subnet_id,
                 "Groups": [spec.security_group_id],
-                "AssociatePublicIpAddress": True,
+                "AssociatePublicIpAddress": spec.public_ip,
                 "DeleteOnTermination": True,
             }
         ],
@@ -719,9 +847,13 @@ def run_arguments(spec: LaunchSpec) -> dict[str, Any]:
                 },
             }
         ],
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        "MetadataOptions": {
+            "HttpTokens": "required",  # IMDSv2 only
+            "HttpPutResponseHopLimit": 1,  # bridged containers get no role credentials
+            "HttpEndpoint": "enabled",
+        },
         "TagSpecifications": [
-            *tag_spec("instance", spec.tags),
+            *tag_spec("instance", {**spec.tags, **spec.instance_tags}),
             *tag_spec("volume", {**spec.tags, "clusterous:role": "root-disk"}),
         ],
     }

@@ -47,7 +47,11 @@ def trust_policy() -> str:
 
 
 def registry_policy(bucket: str, cluster: str) -> str:
-    """Objects under the cluster's prefix; listing the bucket only within that prefix."""
+    """Objects under the cluster's prefix; listing the bucket only within that prefix.
+
+    Listing unfinished uploads cannot be limited to a prefix (the action has
+    no ``s3:prefix`` condition key): it shows upload ids and keys, not data.
+    """
     prefix = registry_prefix(cluster)
     statements = [
         {
@@ -65,9 +69,16 @@ def registry_policy(bucket: str, cluster: str) -> str:
         {
             "Sid": "RegistryListing",
             "Effect": "Allow",
-            "Action": ["s3:ListBucket", "s3:ListBucketMultipartUploads"],
+            "Action": ["s3:ListBucket"],
             "Resource": f"arn:aws:s3:::{bucket}",
             "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}},
+        },
+        {
+            # s3:prefix is no condition key of this action (AWS would never match it)
+            "Sid": "RegistryUploads",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucketMultipartUploads"],
+            "Resource": f"arn:aws:s3:::{bucket}",
         },
         {
             "Sid": "RegistryBucketLocation",

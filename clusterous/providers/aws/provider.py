@@ -2,22 +2,26 @@
 
 It implements the Provider interface with the ``Ec2`` and ``Iam`` wrappers.
 Every resource is tagged as it is created and reported to the ledger at once;
-nodes configure themselves from user-data (``bootstrap_via_user_data``), one
-``run_instances`` per group. Teardown is ``sweep`` (in ``sweep.py``): ledger
-plus everything found by tag, in dependency order, then a re-listing.
+nodes configure themselves from user-data, one ``run_instances`` per group.
+Only the controller is open to SSH (from the profile's allowed range); the
+other nodes accept traffic from within the VPC only. Teardown is ``sweep`` (in
+``sweep.py``): ledger plus everything found by tag, in dependency order, then a
+re-listing.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
+from clusterous.node.userdata import user_data
 from clusterous.providers.aws.clients import Clients
 from clusterous.providers.aws.ec2 import (
     DEBIAN_AMI_PARAMETER,
@@ -25,6 +29,7 @@ from clusterous.providers.aws.ec2 import (
     Ec2,
     Instance,
     LaunchSpec,
+    QuotaError,
     TypeInfo,
 )
 from clusterous.providers.aws.iam import Iam, registry_prefix, role_name
@@ -37,7 +42,6 @@ from clusterous.providers.aws.tags import (
     cluster_filter,
     cluster_tags,
 )
-from clusterous.node.userdata import user_data
 from clusterous.providers.base import (
     InstanceType,
     Leftover,
@@ -62,6 +66,8 @@ DEFAULT_TYPES: dict[Role, str] = {"controller": "t3.medium", "node": "t3.medium"
 DEFAULT_VOLUME_GIB = 20
 LAUNCH_TIMEOUT = 600.0
 PRICING_ATTEMPTS = 2  # a price is a courtesy: never keep the user waiting for it
+PUBLIC_IPV4_HOURLY_USD = 0.005  # AWS's price of any public IPv4 address, since February 2024
+S3_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 
 @dataclass
@@ -70,13 +76,38 @@ class Network:
 
     vpc: str
     route_table: str
-    security_group: str
+    security_group: str  # the controller's: SSH from the allowed range
     subnets: dict[str, str]  # zone -> subnet id
+    nodes_security_group: str = ""  # the other nodes': from the VPC only ("" = the controller's)
+
+    def group_for(self, role: Role) -> str:
+        if role == "controller":
+            return self.security_group
+        return self.nodes_security_group or self.security_group
 
 
 def subnet_cidr(index: int) -> str:
     """10.0.0.0/20, 10.0.16.0/20, ...: one per availability zone used."""
     return f"10.0.{index * 16}.0/20"
+
+
+def security_group_names(cluster: str) -> tuple[str, str]:
+    """The GroupNames of the controller's and the other nodes' security groups."""
+    return f"clusterous-{cluster}", f"clusterous-{cluster}-nodes"
+
+
+def registry_endpoint(region: str, environ: Mapping[str, str]) -> str:
+    """Where the registry on the controller finds S3.
+
+    Debian 12's docker-registry (2.8) refuses a region newer than its own AWS
+    SDK unless it is given the endpoint, so it always is: the region's S3
+    endpoint, or the S3-compatible one this CLI itself is pointed at.
+    """
+    for variable in S3_ENDPOINT_VARIABLES:
+        if environ.get(variable):
+            return str(environ[variable])
+    suffix = ".amazonaws.com.cn" if region.startswith("cn-") else ".amazonaws.com"
+    return f"https://s3.{region}{suffix}"
 
 
 def shared_device(volume_id: str, nitro: bool) -> str:
@@ -88,7 +119,6 @@ def shared_device(volume_id: str, nitro: bool) -> str:
 
 class AwsProvider:
     name = "aws"
-    bootstrap_via_user_data = True
 
     def __init__(
         self,
@@ -114,6 +144,7 @@ class AwsProvider:
         self._volume: str | None = None
         self._controller_zone: str | None = None
         self._amis: dict[str, tuple[str, str]] = {}
+        self._nat: bool | None = None
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -158,6 +189,14 @@ class AwsProvider:
                 "SSH is opened only to your own address range, and none is known",
                 f"run 'clusterous setup --profile-name {self.profile.name} --allowed-cidr "
                 "A.B.C.D/32'",
+            )
+        if ":" in self.profile.allowed_cidr:
+            raise InputError(
+                f"profile {self.profile.name!r} allows SSH from an IPv6 range, "
+                f"{self.profile.allowed_cidr}",
+                "the cluster's network is IPv4 only",
+                f"run 'clusterous setup --profile-name {self.profile.name} --allowed-cidr "
+                "A.B.C.D/32' with your IPv4 address",
             )
         if not self.profile.bucket:
             raise InputError(
@@ -226,8 +265,12 @@ class AwsProvider:
             else f"a new gp3 EBS volume of {size_gib or DEFAULT_VOLUME_GIB} GiB"
         )
         return [
-            f"network: VPC {VPC_CIDR} with one public subnet, an internet gateway and a "
-            f"security group admitting SSH from {self.profile.allowed_cidr} only",
+            f"network: VPC {VPC_CIDR} with one public subnet and an internet gateway; SSH to "
+            f"the controller from {self.profile.allowed_cidr} only, the other nodes reachable "
+            "from within the VPC only",
+            "public IPv4 addresses: one per node (the controller for SSH, the others to reach "
+            f"the Debian mirror and S3), ${PUBLIC_IPV4_HOURLY_USD:.3f} per address-hour "
+            f"(about ${PUBLIC_IPV4_HOURLY_USD * 730:.2f} a month each)",
             f"controller role: IAM role limited to the registry bucket {self.profile.bucket}",
             f"shared volume: {volume}, attached to the controller and shared over NFS at /data",
         ]
@@ -273,14 +316,20 @@ class AwsProvider:
         recorder.record_resource(ResourceRecord("internet-gateway", gateway, "internet gateway"))
         table = ec2.create_public_route_table(vpc, gateway, self._tags("network", "routes"))
         recorder.record_resource(ResourceRecord("route-table", table, "route table"))
-        group = ec2.create_cluster_security_group(
+        controller_name, nodes_name = security_group_names(self.cluster)
+        group = ec2.create_controller_security_group(
             vpc,
-            f"clusterous-{self.cluster}",
+            controller_name,
             str(self.profile.allowed_cidr),
+            VPC_CIDR,
             self._tags("network", "sg"),
         )
-        recorder.record_resource(ResourceRecord("security-group", group, "security group"))
-        self._network = Network(vpc, table, group, {})
+        recorder.record_resource(ResourceRecord("security-group", group, "controller firewall"))
+        nodes_group = ec2.create_nodes_security_group(
+            vpc, nodes_name, VPC_CIDR, self._tags("network", "nodes-sg")
+        )
+        recorder.record_resource(ResourceRecord("security-group", nodes_group, "nodes firewall"))
+        self._network = Network(vpc, table, group, {}, nodes_group)
         self._subnet_in(zone, recorder)
         self._create_identity(recorder)
         return NetworkInfo(vpc_record, VPC_CIDR)
@@ -415,7 +464,7 @@ class AwsProvider:
         markets = (
             [True, False] if first.spot and first.spot_fallback == "on-demand" else [first.spot]
         )
-        failure: CapacityError | None = None
+        failure: ClusterousError | None = None
         for spot in markets:
             for zone in self._launch_zones(first):
                 try:
@@ -423,6 +472,12 @@ class AwsProvider:
                 except CapacityError as problem:
                     failure = problem
                     report(f"no capacity for {first.instance_type} in {zone}: trying further")
+                except QuotaError as problem:
+                    if not (problem.spot and spot and len(markets) > 1):
+                        raise
+                    failure = problem
+                    report(f"spot quota reached for {first.instance_type}: trying on-demand")
+                    break  # a quota is the region's: no other zone helps
         assert failure is not None
         raise failure
 
@@ -452,13 +507,14 @@ class AwsProvider:
             count=len(batch),
             subnet_id=subnet,
             zone=zone,
-            security_group_id=network.security_group,
+            security_group_id=network.group_for(first.role),
             user_data=data,
             tags=tags,
             root_device=root,
             key_name=self.profile.key_pair,
             instance_profile=self.identity_name if first.role == "controller" else None,
             spot=spot,
+            public_ip=self._needs_public_ip(first.role, network),
         )
         instances = self.ec2.run_cluster_instances(spec)
         launched = []
@@ -469,6 +525,14 @@ class AwsProvider:
             )
         record_nodes(recorder, launched)
         return instances
+
+    def _needs_public_ip(self, role: Role, network: Network) -> bool:
+        """The controller, for SSH; the others only when no NAT gateway routes them out."""
+        if role == "controller":
+            return True
+        if self._nat is None:
+            self._nat = self.ec2.routes_out_without_public_ip(network.route_table)
+        return not self._nat
 
     def _image_for(self, architecture: str) -> tuple[str, str]:
         if architecture not in self._amis:
@@ -548,7 +612,7 @@ class AwsProvider:
             "registry_bucket": str(self.profile.bucket or ""),
             "registry_region": self.region,
             "registry_prefix": registry_prefix(self.cluster),
-            "registry_endpoint": "",
+            "registry_endpoint": registry_endpoint(self.region, os.environ),
             "swarm_addr_pool": SWARM_ADDR_POOL,
             "nfs": "yes",
             "shared_device": "",

@@ -29,14 +29,20 @@ VOLUME_TIMEOUT = 300.0
 
 def find_cluster_network(ec2: Ec2, cluster: str) -> Network | None:
     """The network of a running cluster, found by tag (add-nodes in a later CLI run)."""
-    from clusterous.providers.aws.provider import Network
+    from clusterous.providers.aws.provider import Network, security_group_names
 
     pieces = ec2.find_network(cluster_filter(cluster))
-    if not pieces.vpcs or not pieces.security_groups or not pieces.route_tables:
+    groups = ec2.security_groups_by_name(cluster_filter(cluster))
+    controller, nodes = security_group_names(cluster)
+    if not pieces.vpcs or controller not in groups or not pieces.route_tables:
         return None
     subnets = ec2.subnets_by_zone(cluster_filter(cluster))
     return Network(
-        pieces.vpcs[0], pieces.route_tables[0][0], pieces.security_groups[0], dict(subnets)
+        pieces.vpcs[0],
+        pieces.route_tables[0][0],
+        groups[controller],
+        dict(subnets),
+        groups.get(nodes, ""),
     )
 
 
@@ -67,14 +73,19 @@ class Sweeper:
 
     def _guarded(
         self, result: SweepReport, kind: str, ident: str, action: Callable[[], None]
-    ) -> None:
-        """Run one removal; a failure becomes a leftover with its reason, the sweep goes on."""
+    ) -> bool:
+        """Run one removal; a failure becomes a leftover with its reason, the sweep goes on.
+
+        True only when AWS accepted the removal (or the thing was already gone).
+        """
         try:
             action()
         except ClusterousError as problem:
             result.leftovers.append(Leftover(kind, ident, problem.render()))
-            return
+            self.report(f"could not remove {kind} {ident}: {problem.what}")
+            return False
         result.removed.append(f"{kind} {ident}")
+        return True
 
     # -- instances ---------------------------------------------------------------
 
@@ -105,8 +116,8 @@ class Sweeper:
             if is_shared_volume(volume) and (keep_volume or volume.tags.get(KEEP_TAG)):
                 self._keep(volume, result)
             else:
-                self._guarded(result, "volume", volume.id, partial(self._delete, volume))
-                self.report(f"deleted volume {volume.id}")
+                if self._guarded(result, "volume", volume.id, partial(self._delete, volume)):
+                    self.report(f"deleted volume {volume.id}")
         self._wait_root_disks_gone()
 
     def _wait_root_disks_gone(self) -> None:
@@ -143,31 +154,26 @@ class Sweeper:
     # -- network and identity -----------------------------------------------------------
 
     def _network(self, state: ClusterState | None, result: SweepReport) -> None:
-        pieces = self.ec2.find_network(cluster_filter(self.cluster))
-        pieces = merge_ledger(pieces, state)
-        for group in pieces.security_groups:
-            self._guarded(
-                result, "security-group", group, partial(self.ec2.delete_security_group, group)
-            )
-        for table, associations in pieces.route_tables:
-            self._guarded(
-                result,
-                "route-table",
-                table,
-                partial(self.ec2.delete_route_table, table, associations),
-            )
-        for subnet in pieces.subnets:
-            self._guarded(result, "subnet", subnet, partial(self.ec2.delete_subnet, subnet))
-        for gateway, vpcs in pieces.gateways:
-            self._guarded(
-                result,
-                "internet-gateway",
-                gateway,
-                partial(self.ec2.delete_internet_gateway, gateway, vpcs),
-            )
-        for vpc in pieces.vpcs:
-            self._guarded(result, "vpc", vpc, partial(self.ec2.delete_vpc, vpc))
-        if pieces.vpcs:
+        """Security groups, route tables, subnets, gateways, VPCs: each after what holds it."""
+        pieces = merge_ledger(self.ec2.find_network(cluster_filter(self.cluster)), state)
+        steps = [
+            *(
+                ("security-group", g, partial(self.ec2.delete_security_group, g))
+                for g in pieces.security_groups
+            ),
+            *(
+                ("route-table", t, partial(self.ec2.delete_route_table, t, associations))
+                for t, associations in pieces.route_tables
+            ),
+            *(("subnet", s, partial(self.ec2.delete_subnet, s)) for s in pieces.subnets),
+            *(
+                ("internet-gateway", g, partial(self.ec2.delete_internet_gateway, g, vpcs))
+                for g, vpcs in pieces.gateways
+            ),
+            *(("vpc", v, partial(self.ec2.delete_vpc, v)) for v in pieces.vpcs),
+        ]
+        removed = [self._guarded(result, kind, ident, action) for kind, ident, action in steps]
+        if steps and all(removed):
             self.report("removed the network")
 
     def _identity(self, result: SweepReport) -> None:

@@ -15,6 +15,11 @@ GROUP_TAG = "clusterous:group"
 FIRST_INDEX_TAG = "clusterous:first-index"
 NODE_NAMES_TAG = "clusterous:nodes"
 KEEP_TAG = "clusterous:keep"
+HOST_KEY_TAG = "clusterous:host-key"  # the group's SSH host public key, pinned by 'workon'
+SPOT_TAG = "clusterous:spot"  # the market the group asked for: true | false
+SPOT_FALLBACK_TAG = "clusterous:spot-fallback"  # on-demand | none
+CLUSTER_ID_TAG = "clusterous:id"
+TAG_VALUE_LIMIT = 256
 
 
 def cluster_tags(cluster: str, role: str, name: str, **extra: str) -> dict[str, str]:

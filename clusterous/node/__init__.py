@@ -1,9 +1,10 @@
 """The node bootstrap: one bash script that configures every node of every provider.
 
 ``bootstrap.sh`` beside this module is the only place that configures a node
-(DESIGN section 3). AWS hands it to EC2 as user-data; the local provider runs
-it over SSH with ``bash -s``. Python's part is small: the parameters as one
-typed value, and rendering them into the script as shell-quoted assignments.
+(DESIGN section 3). It reaches every node as user-data that cloud-init runs
+(``userdata.py``): on AWS from EC2, on the local provider from a NoCloud
+seed. Python's part is small: the parameters as one typed value, and
+rendering them into the script as shell-quoted assignments.
 """
 
 from __future__ import annotations

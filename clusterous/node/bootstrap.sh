@@ -107,6 +107,14 @@ put_unit_file() {
     fi
 }
 
+# systemctl start|restart UNIT; when it fails, the unit's own words go to the log.
+run_unit() {
+    local verb=$1 unit=$2 what=$3
+    systemctl "$verb" "$unit" >>"$LOG" 2>&1 && return 0
+    journalctl -u "$unit" --no-pager -n 20 >>"$LOG" 2>&1 || true
+    fail_with_log "$what failed to ${verb} (journalctl -u $unit)" "$LOG"
+}
+
 reload_units() {
     [ "$UNITS_CHANGED" = yes ] || return 0
     systemctl daemon-reload
@@ -302,6 +310,8 @@ HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+# The CLI reaches the Docker engine with one session per API connection.
+MaxSessions 64
 EOF
 }
 
@@ -506,10 +516,10 @@ configure_docker() {
     [ "$DOCKER_UNIT_CHANGED" = no ] || restart=yes
     if [ "$restart" = yes ] && systemctl is-active --quiet docker; then
         say "docker: configuration changed, restarting the engine"
-        systemctl restart docker
+        run_unit restart docker "the Docker engine"
     elif ! systemctl is-active --quiet docker; then
         say "docker: starting the engine"
-        systemctl start docker
+        run_unit start docker "the Docker engine"
         note_change "docker started"
     else
         say "docker: engine running, configuration unchanged"
@@ -642,9 +652,9 @@ start_registry() {
     ! id docker-registry >/dev/null 2>&1 || chown docker-registry: "$REGISTRY_DIR"
     [ "$REGISTRY_UNIT_CHANGED" = no ] || restart=yes
     if [ "$restart" = yes ]; then
-        systemctl restart docker-registry
+        run_unit restart docker-registry "the registry"
     elif ! systemctl is-active --quiet docker-registry; then
-        systemctl start docker-registry
+        run_unit start docker-registry "the registry"
         restart=yes
     fi
     wait_for_registry
@@ -730,9 +740,10 @@ enable_at_boot() {
 }
 
 # The node image of the local provider runs this at build time, so that a
-# node finds its units in place and boots without any daemon-reload. The
-# unit files do not depend on the parameters.
+# node finds its units (and sshd's settings) in place and boots without any
+# daemon-reload. None of these files depends on the parameters.
 bake_unit_files() {
+    put_file "$SSHD_DROP_IN" 0644 "$(sshd_drop_in)"
     put_file "$REGISTRY_NAME_UNIT" 0644 "$(registry_name_unit)"
     put_file "$DOCKER_DROP_IN" 0644 "$(docker_drop_in)"
     put_file "$REGISTRY_DROP_IN" 0644 "$(registry_drop_in)"

@@ -376,11 +376,19 @@ class CommandSocket(_Relay):
         return self.session.open_command(self.command)
 
 
+DRAIN_SECONDS = 5.0  # after the client's end of input, how long its answer may take
+
+
 def pump(client: socket.socket, channel: paramiko.Channel, closed: threading.Event) -> None:
-    """Copy bytes both ways; the client's end of input is passed on, the channel's end ends it."""
+    """Copy bytes both ways; the client's end of input is passed on, the channel's end ends it.
+
+    A channel that does not end within DRAIN_SECONDS of the client's end of
+    input is closed: each open channel holds one of the node's SSH sessions.
+    """
     sources: list[object] = [client, channel]
+    give_up = float("inf")
     try:
-        while not closed.is_set():
+        while not closed.is_set() and time.monotonic() < give_up:
             readable, _, _ = select.select(sources, [], [], 0.5)  # type: ignore[type-var]
             if client in readable:
                 data = client.recv(65536)
@@ -389,6 +397,7 @@ def pump(client: socket.socket, channel: paramiko.Channel, closed: threading.Eve
                 else:
                     channel.shutdown_write()
                     sources.remove(client)
+                    give_up = time.monotonic() + DRAIN_SECONDS
             if channel in readable:
                 data = channel.recv(65536)
                 if not data:

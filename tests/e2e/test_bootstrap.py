@@ -417,11 +417,6 @@ def test_a_failed_bootstrap_says_what_failed_and_cloud_init_reports_it(
     assert settled_unit_state(node, "cloud-final.service") == "failed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bootstrap.sh configure_docker: `systemctl start docker` fails under set -e before "
-    "wait_for_docker can add dockerd's journal to the log, so the reason is never shown",
-)
 def test_a_docker_engine_that_will_not_start_is_reported_with_dockerds_reason(
     site: Site, node_image: str
 ) -> None:

@@ -217,15 +217,14 @@ def test_registry_config_talks_https_to_an_https_endpoint() -> None:
     assert "rootdirectory" not in config["storage"]["s3"]
 
 
-def test_the_sshd_settings_match_the_node_image() -> None:
-    """Local nodes already have these settings, so bootstrap there never reloads sshd."""
-    drop_in = re.search(
-        r"^sshd_drop_in\(\) \{\n    cat <<'EOF'\n(.*?)\nEOF\n", bootstrap_template(), re.S | re.M
-    )
-    assert drop_in is not None
-    image_file = resources.files("clusterous.providers.local").joinpath("node_image/sshd_config")
+@pytest.mark.parametrize("dockerfile", ["Dockerfile", "Dockerfile.bare"])
+def test_node_images_bake_in_the_bootstraps_own_units_and_sshd_settings(dockerfile: str) -> None:
+    """Local nodes find them unchanged at boot: no daemon-reload, no sshd reload."""
+    folder = resources.files("clusterous.providers.local").joinpath("node_image")
+    text = folder.joinpath(dockerfile).read_text()
 
-    assert drop_in.group(1) + "\n" == image_file.read_text()
+    assert "bootstrap.sh --bake-unit-files" in text
+    assert "sshd_config" not in text  # one source: bootstrap.sh's sshd_drop_in
 
 
 @pytest.mark.parametrize(

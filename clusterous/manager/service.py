@@ -253,7 +253,7 @@ def _adopt(home: Home, name: str, profile_override: str | None, ledger: Ledger) 
             "see 'clusterous ls-clusters'; pick the right profile with --profile",
         )
     access = ClusterAccess.of(home, name)
-    state = provider.adopt(access.new_login_key())
+    state = provider.adopt(access.login_key_for(profile))
     state.profile = profile.name
     for node in state.nodes:
         access.known_hosts.add(access.alias(node.name), provider.host_public_key(node.name))

@@ -6,7 +6,8 @@ nodes configure themselves from user-data, one ``run_instances`` per group.
 Only the controller is open to SSH (from the profile's allowed range); the
 other nodes accept traffic from within the VPC only. Teardown is ``sweep`` (in
 ``sweep.py``): ledger plus everything found by tag, in dependency order, then a
-re-listing.
+re-listing. ``adopt`` rebuilds a ledger from the tags alone ('workon' on
+another machine), pinning the host keys the instances carry in a tag.
 """
 
 from __future__ import annotations
@@ -35,9 +36,15 @@ from clusterous.providers.aws.ec2 import (
 from clusterous.providers.aws.iam import Iam, registry_prefix, role_name
 from clusterous.providers.aws.pricing import PRICING_REGION, PriceBook
 from clusterous.providers.aws.tags import (
+    CLUSTER_ID_TAG,
     CLUSTER_TAG,
     FIRST_INDEX_TAG,
     GROUP_TAG,
+    HOST_KEY_TAG,
+    ROLE_TAG,
+    SPOT_FALLBACK_TAG,
+    SPOT_TAG,
+    TAG_VALUE_LIMIT,
     any_cluster_filter,
     cluster_filter,
     cluster_tags,
@@ -61,6 +68,7 @@ if TYPE_CHECKING:
     from clusterous.config import Profile
 
 VPC_CIDR = "10.0.0.0/16"
+IAM_KINDS = {"role": "iam-role", "instance-profile": "instance-profile"}
 SWARM_ADDR_POOL = "10.200.0.0/16"  # outside the VPC: overlay networks never shadow nodes
 DEFAULT_TYPES: dict[Role, str] = {"controller": "t3.medium", "node": "t3.medium"}
 DEFAULT_VOLUME_GIB = 20
@@ -145,6 +153,7 @@ class AwsProvider:
         self._controller_zone: str | None = None
         self._amis: dict[str, tuple[str, str]] = {}
         self._nat: bool | None = None
+        self._host_keys: dict[str, str] = {}  # node name -> pinned public key (workon)
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -515,6 +524,7 @@ class AwsProvider:
             instance_profile=self.identity_name if first.role == "controller" else None,
             spot=spot,
             public_ip=self._needs_public_ip(first.role, network),
+            instance_tags=launch_tags(first),
         )
         instances = self.ec2.run_cluster_instances(spec)
         launched = []
@@ -647,15 +657,93 @@ class AwsProvider:
         return counts
 
     def adopt(self, login_key: KeyPair) -> ClusterState:
-        raise ClusterousError(
-            f"cluster {self.cluster!r} cannot be taken over on AWS in this version",
-            "its nodes accept only the login key of the machine that created it",
-            f"work on it from that machine, or destroy it here with "
-            f"'clusterous destroy {self.cluster}' (that works from the tags alone)",
+        """Rebuild the ledger of a cluster made elsewhere, from its tags alone.
+
+        Nothing is asked of the nodes and nothing sent to them: they already
+        accept the profile's key pair (``login_key``), and the host keys to pin
+        come from the instances' tags (``host_public_key``).
+        """
+        instances = self.ec2.find_instances(cluster_filter(self.cluster), ("pending", "running"))
+        controller = next((i for i in instances if node_name_of(i) == "controller"), None)
+        if controller is None:
+            raise ClusterousError(
+                f"cluster {self.cluster!r} has no running controller in {self.region}",
+                "its nodes were stopped or ended (the lease may have run out)",
+                f"remove what is left with 'clusterous destroy {self.cluster}'",
+            )
+        self._check_adoptable(instances, controller)
+        state = ClusterState(self.cluster, self.name, self.profile.name, status="ready")
+        state.private_cidr = next(iter(self.ec2.vpc_cidrs(cluster_filter(self.cluster))), "")
+        state.nodes = sorted((adopted_node(i) for i in instances), key=lambda n: n.name)
+        state.resources = self._found_resources(controller.id)
+        state.settings["groups"] = group_markets(instances)
+        if CLUSTER_ID_TAG in controller.tags:
+            state.settings["cluster_id"] = controller.tags[CLUSTER_ID_TAG]
+        self._host_keys = {node_name_of(i): i.tags[HOST_KEY_TAG] for i in instances}
+        return state
+
+    def _check_adoptable(self, instances: Sequence[Instance], controller: Instance) -> None:
+        if any(HOST_KEY_TAG not in i.tags for i in instances):
+            raise ClusterousError(
+                f"cluster {self.cluster!r} cannot be taken over from here",
+                "it was made by an older clusterous: its nodes do not carry their host keys "
+                "in tags, and accept only the login key of the machine that made it",
+                f"work on it from that machine, or destroy it here with "
+                f"'clusterous destroy {self.cluster}' (that works from the tags alone)",
+            )
+        if controller.key_name and controller.key_name != self.profile.key_pair:
+            raise InputError(
+                f"cluster {self.cluster!r} was made with the EC2 key pair "
+                f"{controller.key_name!r}; profile {self.profile.name!r} uses "
+                f"{self.profile.key_pair!r}",
+                "only the private key of that key pair opens its nodes",
+                f"run 'clusterous setup --key-pair {controller.key_name} --key-file PATH' "
+                "with that key's private file, then 'clusterous workon' again",
+            )
+
+    def _found_resources(self, controller_id: str) -> list[ResourceRecord]:
+        """The network, volume and role of the cluster, found by tag and by name."""
+        ours = cluster_filter(self.cluster)
+        pieces = self.ec2.find_network(ours)
+        found = [ResourceRecord("vpc", v, "network") for v in pieces.vpcs]
+        found += [
+            ResourceRecord("internet-gateway", g, "internet gateway") for g, _ in pieces.gateways
+        ]
+        found += [ResourceRecord("route-table", t, "route table") for t, _ in pieces.route_tables]
+        found += [ResourceRecord("security-group", g, "firewall") for g in pieces.security_groups]
+        found += [
+            ResourceRecord("subnet", s, f"subnet in {z}")
+            for z, s in sorted(self.ec2.subnets_by_zone(ours).items())
+        ]
+        found += self._found_volumes(controller_id)
+        for what in sorted(self.iam.find_cluster_identities(self.cluster)):
+            kind, name = what.split(" ", 1)
+            found.append(ResourceRecord(IAM_KINDS[kind], f"{kind}/{name}", f"controller {kind}"))
+        return found
+
+    def _found_volumes(self, controller_id: str) -> list[ResourceRecord]:
+        """The shared volume: made by clusterous (tagged), or brought by the user (kept)."""
+        attached = self.ec2.find_volumes(
+            [{"Name": "attachment.instance-id", "Values": [controller_id]}]
         )
+        found = []
+        for volume in attached:
+            role = volume.tags.get(ROLE_TAG)
+            if role == "volume":
+                found.append(ResourceRecord("volume", volume.id, "shared volume"))
+            elif role is None:
+                found.append(
+                    ResourceRecord("volume", volume.id, "shared volume (yours)", keep=True)
+                )
+        return found
 
     def host_public_key(self, node: str) -> str:
-        raise ClusterousError(f"cannot read the host key of node {node} through the EC2 API")
+        """The host key pinned for ``node``: from its instance's tag, read by ``adopt``."""
+        if node not in self._host_keys:
+            raise ClusterousError(
+                f"no host key of node {node} is known: take the cluster over first"
+            )
+        return self._host_keys[node]
 
 
 def batches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
@@ -664,6 +752,46 @@ def batches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
     for request in requests:
         grouped.setdefault(request.group, []).append(request)
     return list(grouped.values())
+
+
+def launch_tags(request: NodeRequest) -> dict[str, str]:
+    """What 'workon' on another machine needs of a launch: host key, market."""
+    host_key = " ".join(request.host_key.public_openssh.split()[:2])  # no comment
+    if len(host_key) > TAG_VALUE_LIMIT:
+        raise ValueError(f"host key of {len(host_key)} characters does not fit a tag")
+    return {
+        HOST_KEY_TAG: host_key,
+        SPOT_TAG: "true" if request.spot else "false",
+        SPOT_FALLBACK_TAG: request.spot_fallback,
+    }
+
+
+def adopted_node(instance: Instance) -> NodeRecord:
+    name = node_name_of(instance)
+    controller = name == "controller"
+    return NodeRecord(
+        name,
+        instance.tags.get(GROUP_TAG, ""),
+        instance.instance_type,
+        instance.id,
+        private_addr=instance.private_ip,
+        ssh_host=instance.public_ip if controller else "",
+        ssh_port=22 if controller else 0,
+        ready=instance.state == "running",
+    )
+
+
+def group_markets(instances: Sequence[Instance]) -> dict[str, dict[str, object]]:
+    """Per node group, the market its launches asked for (what add-nodes repeats)."""
+    markets: dict[str, dict[str, object]] = {}
+    for instance in instances:
+        group = instance.tags.get(GROUP_TAG, "")
+        if group and group != "controller":
+            markets[group] = {
+                "spot": instance.tags.get(SPOT_TAG, str(instance.spot).lower()) == "true",
+                "spot_fallback": instance.tags.get(SPOT_FALLBACK_TAG, "on-demand"),
+            }
+    return markets
 
 
 def node_number(name: str) -> int:

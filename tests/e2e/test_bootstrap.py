@@ -388,7 +388,7 @@ def with_role(params: BootstrapParams, names: Sequence[str], role: str) -> bytes
         ("bad role", "CLUSTEROUS_ROLE must be controller or node, got 'master'"),
         ("no join token", "CLUSTEROUS_JOIN_TOKEN is needed to join the Swarm"),
         ("launch index beyond the names", "cannot read this node's launch index ('1' of 1)"),
-        ("storage driver dockerd refuses", "configuring the Docker engine: "),
+        ("storage driver dockerd refuses", "the Docker engine failed to start"),
     ],
 )
 def test_a_failed_bootstrap_says_what_failed_and_cloud_init_reports_it(

@@ -135,6 +135,29 @@ class Twin:
         if call.region and self.materialiser is not None:
             self.materialiser.moto.seed_region(call.region)
 
+    @property
+    def moto(self) -> Moto:
+        """Clients straight to moto (not observed): for checks in tests and benchmarks."""
+        assert self.materialiser is not None, "the twin is not started"
+        return self.materialiser.moto
+
+    def machines(self) -> list[str]:
+        """What the twin holds for instances now: node containers, subnet networks, loop devices."""
+        assert self._client is not None, "the twin is not started"
+        selector = {"label": f"{TWIN_LABEL}={self.twin_id}"}
+        found = [
+            f"container {c.name}" for c in self._client.containers.list(all=True, filters=selector)
+        ]
+        found += [
+            f"network {n.name}"
+            for n in self._client.networks.list(filters=selector)
+            if not n.name.endswith("-service")
+        ]
+        for image in sorted((self.workdir / "volumes").glob("*.img")):
+            found.append(f"volume file {image.name}")
+            found += [f"loop device {d}" for d in loopdev.loops_of(image)]
+        return sorted(found)
+
     def exports(self) -> dict[str, str]:
         """The environment a shell (or a CLI subprocess) needs to use the twin."""
         return {

@@ -1,0 +1,73 @@
+"""The EC2 twin for the tests under tests/twin/: one twin for the session, in-process.
+
+Every test here is marked ``e2e`` (it needs a real Docker engine, loop devices
+and the node image); without them it skips, except in CI (``CI=true``), where
+it fails with the way to get them. The twin (``twin.core.Twin``: its own moto
+as a child process, the front endpoint, IMDS, the materialiser) starts once
+and is stopped at the end, pass or fail; it removes every container, network,
+loop device and file it made.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # the twin is a top-level package of the checkout, not installed
+    sys.path.insert(0, str(ROOT))
+
+from twin.core import Twin  # noqa: E402
+
+HERE = Path(__file__).parent
+BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def unusable(reason: str) -> NoReturn:
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            f"the EC2 twin tests need a Docker engine, loop devices and root: {reason}\n"
+            "  -> run `make docker base-image` (scripts/ensure-docker.sh, "
+            "scripts/prepare-base-image.sh) as root before the tests",
+            pytrace=False,
+        )
+    pytest.skip(f"the EC2 twin cannot run here: {reason}")
+
+
+def check_machine() -> None:
+    import docker
+    import docker.errors
+
+    try:
+        client = docker.from_env()
+        client.ping()
+        client.images.get(BASE_IMAGE)
+        client.close()
+    except docker.errors.DockerException as error:
+        unusable(str(error).splitlines()[0])
+    if os.geteuid() != 0 or shutil.which("losetup") is None:
+        unusable("loop devices need root and losetup (util-linux)")
+    probe = subprocess.run(["losetup", "-f"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        unusable(f"no free loop device: {probe.stderr.strip()}")
+
+
+@pytest.fixture(scope="session")
+def ec2_twin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Twin]:
+    check_machine()
+    twin = Twin(tmp_path_factory.mktemp("twin"), base_image=BASE_IMAGE)
+    with twin:
+        yield twin

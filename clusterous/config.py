@@ -99,7 +99,7 @@ def mask_partly(value: str) -> str:
 
 
 def check_profile_name(name: str) -> str:
-    if not PROFILE_NAME_RE.match(name):
+    if not PROFILE_NAME_RE.fullmatch(name):
         raise InputError(
             f"invalid profile name {name!r}",
             "use up to 64 letters, digits, dots, dashes and underscores, starting with a "
@@ -282,7 +282,7 @@ PROFILE_KEYS = frozenset(f.name for f in fields(Profile)) - {"name"}
 
 def _profile_from(name: str, raw: Any) -> Profile:
     where = ("profiles", name)
-    if not PROFILE_NAME_RE.match(name):
+    if not PROFILE_NAME_RE.fullmatch(name):
         raise _ConfigProblem(where, "invalid profile name (letters, digits, '.', '-', '_')")
     if not isinstance(raw, dict):
         raise _ConfigProblem(where, "expected a mapping of settings")

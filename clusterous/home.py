@@ -25,7 +25,7 @@ CLUSTER_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$")
 
 def check_cluster_name(name: str) -> str:
     """Cluster names end up in container names, tags and DNS: keep them simple."""
-    if not CLUSTER_NAME_RE.match(name):
+    if not CLUSTER_NAME_RE.fullmatch(name):
         raise InputError(
             f"invalid cluster name {name!r}",
             "use 1-32 lowercase letters, digits and dashes, starting with a letter",

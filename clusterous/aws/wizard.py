@@ -65,7 +65,7 @@ def check_cidr(text: str) -> str:
 
 
 def check_bucket_name(name: str) -> str:
-    if not BUCKET_RE.match(name) or ".." in name:
+    if not BUCKET_RE.fullmatch(name) or ".." in name:
         raise InputError(
             f"invalid S3 bucket name {name!r}",
             "use 3-63 lowercase letters, digits, dots and dashes, starting and ending with a "
@@ -76,7 +76,7 @@ def check_bucket_name(name: str) -> str:
 
 
 def check_key_pair_name(name: str) -> str:
-    if not KEY_PAIR_RE.match(name):
+    if not KEY_PAIR_RE.fullmatch(name):
         raise InputError(
             f"invalid key pair name {name!r}",
             "use up to 128 letters, digits, dots, dashes and underscores",

@@ -83,7 +83,7 @@ def check_group_name(name: str) -> str:
     """Node group names become Swarm labels and tags: keep them simple."""
     if name in RESERVED_GROUP_NAMES:
         raise ValueError(f'"{name}" is reserved for the cluster\'s controller; choose another name')
-    if not GROUP_NAME_RE.match(name):
+    if not GROUP_NAME_RE.fullmatch(name):
         raise ValueError(
             f'invalid node group name "{name}": use lowercase letters, digits, "-" and "_", '
             "starting with a letter"
@@ -93,7 +93,7 @@ def check_group_name(name: str) -> str:
 
 def check_component_name(name: str) -> str:
     """Component names become Swarm service names."""
-    if not COMPONENT_NAME_RE.match(name):
+    if not COMPONENT_NAME_RE.fullmatch(name):
         raise ValueError(
             f'invalid component name "{name}": use letters, digits, "-" and "_" (at most 63)'
         )
@@ -172,7 +172,7 @@ def parse_memory(value: object) -> int | None:
     size: float | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         size = value
-    elif isinstance(value, str) and (match := _MEMORY_RE.match(value.strip())):
+    elif isinstance(value, str) and (match := _MEMORY_RE.fullmatch(value.strip())):
         size = float(match.group(1)) * _MEMORY_UNITS[match.group(2).lower()]
     if size is None:
         raise ValueError(f'expected a memory size such as "512m" or "2g", got {describe(value)}')
@@ -189,7 +189,7 @@ def parse_env_vars(value: object) -> dict[str, str]:
         raise ValueError(f"expected a mapping of NAME: value, got {describe(value)}")
     result = {}
     for name, item in value.items():
-        if not ENV_VAR_NAME_RE.match(name):
+        if not ENV_VAR_NAME_RE.fullmatch(name):
             raise ValueError(f'invalid environment variable name "{name}"')
         if isinstance(item, dict | list) or item is None:
             raise ValueError(f"{name}: expected a string or a number, got {describe(item)}")
@@ -214,7 +214,7 @@ def parse_tunnel_service(value: object) -> tuple[int, str, int]:
 
 def parse_volume_id(value: object) -> str:
     """An EBS volume id such as ``vol-12d32ad8``."""
-    if isinstance(value, str) and VOLUME_ID_RE.match(value):
+    if isinstance(value, str) and VOLUME_ID_RE.fullmatch(value):
         return value
     raise ValueError(
         f'expected an EBS volume id such as "vol-0123456789abcdef0", got {describe(value)}'

@@ -40,7 +40,7 @@ class _Model(BaseModel):
 
 def parse_cluster_name(value: object) -> str:
     """A cluster name, with a word for the placeholder of mycluster.yml."""
-    if isinstance(value, str) and CLUSTER_NAME_RE.match(value):
+    if isinstance(value, str) and CLUSTER_NAME_RE.fullmatch(value):
         return value
     rule = "use 1-32 lowercase letters, digits and dashes, starting with a letter"
     if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
@@ -58,7 +58,7 @@ def _parameter_value(value: object) -> Scalar:
 
 
 def _parameter_name(name: str) -> str:
-    if not fields.PARAMETER_NAME_RE.match(name):
+    if not fields.PARAMETER_NAME_RE.fullmatch(name):
         raise ValueError(
             f'invalid parameter name "{name}": use letters, digits and "_", '
             "not starting with a digit"

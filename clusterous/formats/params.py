@@ -46,7 +46,7 @@ class Substitution:
         return value
 
     def _string(self, text: str, path: FieldPath) -> Any:
-        whole = _WHOLE.match(text)
+        whole = _WHOLE.fullmatch(text)
         if whole:
             name = whole.group(1) or whole.group(2)
             return self._lookup(name, path, text)

@@ -65,13 +65,42 @@ class Home:
         return sorted(p.name for p in self.clusters_dir.iterdir() if (p / "state.json").exists())
 
     def ensure(self) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(self.root)
         return self.root
 
 
+def make_private_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each 0700 whatever the umask.
+
+    ``Path.mkdir(parents=True, mode=...)`` gives the mode to the last one only;
+    the parents it makes get the umask's (often world-readable) mode.
+    """
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another CLI made it meanwhile
+            created.mkdir(mode=0o700)
+            os.chmod(created, 0o700)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable: it lives in the directory's entries."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` in one rename; readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Replace ``path`` with ``data`` in one rename; readers never see half a file.
+
+    The file is synced before the rename and the directory after it, so a
+    power cut leaves either the old content or the new, never an empty file.
+    """
+    make_private_dirs(path.parent)
     raw = data.encode() if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -85,12 +114,13 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    _fsync_directory(path.parent)
 
 
 @contextlib.contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on ``path`` (created if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(path.parent)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -125,6 +125,8 @@ class ClusterAccess:
         return [*command, f"{target.user}@{target.host}"]
 
     def _options(self, endpoint: Endpoint) -> list[str]:
+        # ForwardAgent=no whatever ~/.ssh/config says: anyone with root on a node
+        # (or a container with the host's privileges) could use a forwarded agent.
         return [
             "-i",
             str(self.key_path),
@@ -136,6 +138,8 @@ class ClusterAccess:
             "StrictHostKeyChecking=yes",
             "-o",
             f"HostKeyAlias={endpoint.alias}",
+            "-o",
+            "ForwardAgent=no",
             "-o",
             "LogLevel=ERROR",
         ]

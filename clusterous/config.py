@@ -174,11 +174,17 @@ def load_config(home: Home) -> Config:
     """Read config.yml; a missing file means only the built-in local profile."""
     path = home.config_path
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return Config()
     except OSError as problem:
         raise InputError(f"cannot read {path}", problem.strerror or str(problem)) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        line = raw[: problem.start].count(b"\n") + 1
+        why = f"not UTF-8 text (byte {problem.start} is {raw[problem.start]:#04x})"
+        raise _config_error(path, line, "", why) from None
     return parse_config(text, path)
 
 
@@ -237,18 +243,32 @@ class _ConfigProblem(Exception):
 
 def parse_config(text: str, path: Path) -> Config:
     """Turn the text of config.yml into a Config, or an InputError naming file and line."""
-    try:
-        tree = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as problem:
-        mark = problem.problem_mark or problem.context_mark
-        line = mark.line + 1 if mark else 0
-        raise _config_error(path, line, "", f"not valid YAML: {problem.problem}") from None
+    tree, document = _yaml(text, path)
+    if document is None:
+        raise InputError(
+            f"{path}: the file is empty",
+            "it holds no settings at all (only blank lines or comments), so every profile "
+            "but the built-in local one would be lost",
+            "restore it from a backup; or, to start again with the local profile only, "
+            f"delete it ('rm {path}') and run 'clusterous setup' to add AWS profiles",
+        )
     try:
         return _config_from_document(document)
     except _ConfigProblem as problem:
         line = _line_of(tree, problem.where)
         raise _config_error(path, line, ".".join(problem.where), problem.message) from None
+
+
+def _yaml(text: str, path: Path) -> tuple[yaml.Node | None, Any]:
+    """The YAML tree (for line numbers) and the document, or an error naming file and line."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader), yaml.safe_load(text)
+    except yaml.MarkedYAMLError as problem:
+        mark = problem.problem_mark or problem.context_mark
+        line = mark.line + 1 if mark else 0
+        raise _config_error(path, line, "", f"not valid YAML: {problem.problem}") from None
+    except yaml.YAMLError as problem:  # e.g. a control character: a ReaderError, unmarked
+        raise _config_error(path, 0, "", f"not valid YAML: {problem}") from None
 
 
 def _config_error(path: Path, line: int, where: str, message: str) -> InputError:
@@ -258,8 +278,6 @@ def _config_error(path: Path, line: int, where: str, message: str) -> InputError
 
 
 def _config_from_document(document: Any) -> Config:
-    if document is None:
-        return Config()
     if not isinstance(document, dict):
         raise _ConfigProblem((), "expected a mapping with 'current_profile' and 'profiles'")
     _reject_unknown(document, {"current_profile", "profiles"}, ())

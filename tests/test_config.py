@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import stat
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -142,9 +144,62 @@ def test_a_non_text_value_is_refused(home: Home) -> None:
         load_config(home)
 
 
-def test_an_empty_file_means_the_default_config(home: Home) -> None:
-    write(home, "")
-    assert load_config(home) == Config()
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_an_empty_file_is_an_error_with_the_fix_not_a_loss_of_every_profile(
+    home: Home, text: str
+) -> None:
+    path = write(home, text)
+    with pytest.raises(InputError) as caught:
+        load_config(home)
+    rendered = caught.value.render()
+    assert f"{path}: the file is empty" in rendered
+    assert f"rm {path}" in rendered
+    assert "clusterous setup" in rendered
+
+
+def test_a_non_utf8_file_names_the_file_the_line_and_the_byte(home: Home) -> None:
+    path = home.config_path
+    home.ensure()
+    path.write_bytes(b"current_profile: local\nprofiles:\n  caf\xe9: {}\n")
+    with pytest.raises(InputError) as caught:
+        load_config(home)
+    rendered = caught.value.render()
+    assert f"{path}:3: not UTF-8 text (byte 38 is 0xe9)" in rendered
+    assert "clusterous setup" in rendered
+
+
+def test_a_control_character_is_reported_as_invalid_yaml_naming_the_file(home: Home) -> None:
+    path = write(home, "current_profile: local\x07\n")
+    with pytest.raises(InputError, match=f"{path}: not valid YAML"):
+        load_config(home)
+
+
+def test_a_truncated_file_names_what_is_missing(home: Home) -> None:
+    whole = render_config(Config().with_profile(AWS, make_current=True))
+    path = write(home, whole[: whole.index("profiles:")])
+    with pytest.raises(InputError, match=f"{path}:2: current_profile: names no known profile"):
+        load_config(home)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "content"),
+    [
+        ("empty", b""),
+        ("truncated", b"current_profile: aws\nprofiles:\n  aws:\n    provider: a"),
+        ("not_utf8", b"current_profile: local\xff\n"),
+        ("schema_broken", b"- a list\n- not a mapping\n"),
+    ],
+)
+def test_a_damaged_config_gives_the_cli_a_clear_message_and_exit_2(
+    home: Home, cli_runner: Callable[..., Any], scenario: str, content: bytes
+) -> None:
+    home.ensure()
+    home.config_path.write_bytes(content)
+    result = cli_runner("profile", "ls")
+    assert result.exit_code == 2, (scenario, result.output)
+    assert str(home.config_path) in result.stderr
+    assert "Internal error" not in result.output
+    assert "Traceback" not in result.output
 
 
 def test_concurrent_updates_lose_nothing(home: Home) -> None:

@@ -32,6 +32,13 @@ from clusterous.home import Home
 KEY_PAIR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 DEFAULT_PROFILE_NAME = "aws"
+SECRET_VARIABLE = "AWS_SECRET_ACCESS_KEY"
+SECRET_ON_COMMAND_LINE = (
+    "--secret-access-key on the command line can be read by other users of this machine "
+    "(in the process list) and stays in your shell history. Leave it out: it is then taken "
+    f"from {SECRET_VARIABLE} or asked for unseen. Better still, use an AWS CLI profile: "
+    "--aws-profile NAME (and clear this line from your history)."
+)
 
 Report = Callable[[str, str], None]  # (step, detail), e.g. ("bucket", "created clusterous-1")
 
@@ -62,6 +69,18 @@ def check_cidr(text: str) -> str:
             "(https://checkip.amazonaws.com shows it)",
         )
     return str(network)
+
+
+def cidr_warning(cidr: str) -> str | None:
+    """What to tell a user who lets the whole Internet reach the clusters' SSH port."""
+    if ipaddress.ip_network(cidr, strict=False).prefixlen != 0:
+        return None
+    return (
+        f"--allowed-cidr {cidr} opens SSH (port 22) of every cluster of this profile to the "
+        "whole Internet: anyone may try to log in (only your key is accepted, but bots will "
+        "knock all day). To restrict it to your own address, run 'clusterous setup "
+        "--allowed-cidr A.B.C.D/32' (https://checkip.amazonaws.com shows your address)."
+    )
 
 
 def check_bucket_name(name: str) -> str:

@@ -96,7 +96,12 @@ def _for_click(check: Callable[[str], T]) -> Callable[[str], T]:
 @click.option(
     "--access-key-id", metavar="KEY", help="Use these access keys instead of an AWS profile."
 )
-@click.option("--secret-access-key", metavar="SECRET", help="Secret of --access-key-id.")
+@click.option(
+    "--secret-access-key",
+    metavar="SECRET",
+    help="Secret of --access-key-id. Better left out: it is then taken from "
+    "AWS_SECRET_ACCESS_KEY or asked for, and stays out of the process list and shell history.",
+)
 @click.option("--region", metavar="REGION", help="AWS region [the AWS profile's, else us-east-1].")
 @click.option(
     "--key-pair", metavar="NAME", help="EC2 key pair to use or create [clusterous-PROFILE]."
@@ -119,6 +124,8 @@ def setup(app: App, **options: object) -> None:
     becomes the current one.
     """
     flags = Flags(**options)  # type: ignore[arg-type]
+    if flags.secret_access_key:
+        _warn(app, wizard.SECRET_ON_COMMAND_LINE)
     asker = Asker(interactive=not flags.no_input)
     name = flags.profile_name or asker.ask(
         "Profile name", wizard.DEFAULT_PROFILE_NAME, "--profile-name", wizard.check_new_profile_name
@@ -133,12 +140,18 @@ def setup(app: App, **options: object) -> None:
     connection = wizard.connect(credentials, region)
     _done(app, "credentials", f"account {connection.identity.account} ({connection.identity.arn})")
     request = _request(app.home, flags, name, credentials, connection, earlier, asker).checked()
+    if warning := wizard.cidr_warning(request.allowed_cidr):
+        _warn(app, warning)
     profile = wizard.complete_setup(app.home, request, connection, lambda s, d: _done(app, s, d))
     app.out.print(f"\nReady: 'clusterous create' now uses profile {profile.name!r}.")
 
 
 def _done(app: App, step: str, detail: str) -> None:
     app.out.print(f"[green]✓[/green] {step}: {detail}")
+
+
+def _warn(app: App, text: str) -> None:
+    app.err.print(f"[yellow]![/yellow] warning: {text}")
 
 
 def _earlier_profile(app: App, name: str) -> Profile | None:
@@ -173,8 +186,20 @@ def _credentials(flags: Flags, earlier: Profile | None, asker: Asker) -> AwsCred
 
 def _keys(key_id: str | None, secret: str | None, asker: Asker) -> AwsCredentials:
     key_id = key_id or asker.ask("AWS access key id", None, "--access-key-id")
-    secret = secret or asker.ask("AWS secret access key", None, "--secret-access-key", hide=True)
+    secret = secret or os.environ.get(wizard.SECRET_VARIABLE) or _ask_secret(asker)
     return AwsCredentials(access_key_id=key_id, secret_access_key=secret)
+
+
+def _ask_secret(asker: Asker) -> str:
+    """Typed unseen, never required on the command line where others could read it."""
+    if not asker.interactive:
+        raise InputError(
+            "the secret access key is required with --yes",
+            f"it was not in the environment variable {wizard.SECRET_VARIABLE}",
+            f"export {wizard.SECRET_VARIABLE} (or run without --yes to type it unseen); "
+            "better, use an AWS CLI profile: --aws-profile NAME",
+        )
+    return asker.ask("AWS secret access key", None, "--secret-access-key", hide=True)
 
 
 def _ask_credentials(asker: Asker) -> AwsCredentials:

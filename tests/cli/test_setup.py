@@ -210,3 +210,46 @@ def test_an_ipv6_allowed_cidr_is_refused_naming_the_flag_and_the_fix(cli_runner,
     assert "--allowed-cidr 2001:db8::/64 is an IPv6 range" in result.stderr
     assert "--allowed-cidr A.B.C.D/32" in result.stderr
     assert "aws" not in load_config(home).profiles
+
+
+def test_an_allowed_cidr_open_to_the_world_is_accepted_with_a_warning_and_the_fix(
+    cli_runner, home
+) -> None:
+    result = cli_runner("setup", "--yes", "--region", "eu-west-1", "--allowed-cidr", "0.0.0.0/0")
+    assert result.exit_code == 0, result.stderr
+    warning = " ".join(result.stderr.split())
+    assert "opens SSH (port 22)" in warning and "whole Internet" in warning
+    assert "--allowed-cidr A.B.C.D/32" in warning
+    assert load_config(home).get("aws").allowed_cidr == "0.0.0.0/0"
+
+
+def test_a_secret_key_on_the_command_line_is_used_with_a_warning_about_the_process_list(
+    cli_runner, home
+) -> None:
+    keys = ["--access-key-id", "AKIAEXAMPLE000000000", "--secret-access-key", "s" * 40]
+    result = cli_runner(*FLAGS, *keys)
+    assert result.exit_code == 0, result.stderr
+    warning = " ".join(result.stderr.split())
+    assert "process list" in warning and "shell history" in warning
+    assert "--aws-profile NAME" in warning
+    assert load_config(home).get("aws").secret_access_key == "s" * 40
+
+
+def test_with_only_the_key_id_given_the_secret_comes_from_the_environment_unwarned(
+    cli_runner, home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "e" * 40)
+    result = cli_runner(*FLAGS, "--access-key-id", "AKIAEXAMPLE000000000")
+    assert result.exit_code == 0, result.stderr
+    assert "warning" not in result.stderr
+    assert load_config(home).get("aws").secret_access_key == "e" * 40
+
+
+def test_with_yes_and_no_secret_anywhere_the_fix_is_the_environment_not_argv(
+    cli_runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = cli_runner(*FLAGS, "--access-key-id", "AKIAEXAMPLE000000000")
+    assert result.exit_code == 2
+    assert "export AWS_SECRET_ACCESS_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -37,6 +37,7 @@ class Moto:
         self.url = url
         self._clients: dict[tuple[str, str], Any] = {}
         self._seeded: set[str] = set()
+        self._cidrs: dict[str, str] = {}  # subnet or VPC id -> CIDR
         self._lock = threading.Lock()
 
     def client(self, service: str, region: str) -> Any:
@@ -87,13 +88,18 @@ class Moto:
         return base64.b64decode(encoded) if encoded else b""
 
     def subnet_cidr(self, region: str, subnet_id: str) -> str:
-        subnets = self.client("ec2", region).describe_subnets(SubnetIds=[subnet_id])["Subnets"]
-        return str(subnets[0]["CidrBlock"])
+        """A subnet's CIDR (it never changes: asked once per subnet)."""
+        if subnet_id not in self._cidrs:
+            subnets = self.client("ec2", region).describe_subnets(SubnetIds=[subnet_id])
+            self._cidrs[subnet_id] = str(subnets["Subnets"][0]["CidrBlock"])
+        return self._cidrs[subnet_id]
 
     def vpc_cidr(self, region: str, vpc_id: str) -> str:
-        return str(
-            self.client("ec2", region).describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
-        )
+        """A VPC's primary CIDR (it never changes: asked once per VPC)."""
+        if vpc_id not in self._cidrs:
+            vpcs = self.client("ec2", region).describe_vpcs(VpcIds=[vpc_id])
+            self._cidrs[vpc_id] = str(vpcs["Vpcs"][0]["CidrBlock"])
+        return self._cidrs[vpc_id]
 
     def ssh_sources(self, region: str, group_ids: list[str], vpc_cidr: str) -> list[str]:
         """CIDRs outside the VPC that the security groups let reach TCP port 22."""

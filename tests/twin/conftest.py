@@ -1,6 +1,6 @@
 """The EC2 twin for the tests under tests/twin/: one twin for the session, in-process.
 
-Every test here is marked ``e2e`` (it needs a real Docker engine, loop devices
+Every test here that uses the twin is marked ``e2e`` (it needs a real Docker engine, loop devices
 and the node image); without them it skips, except in CI (``CI=true``), where
 it fails with the way to get them. The twin (``twin.core.Twin``: its own moto
 as a child process, the front endpoint, IMDS, the materialiser) starts once
@@ -31,8 +31,10 @@ BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests on a running twin are e2e; the twin's own pure logic is unit-tested."""
     for item in items:
-        if HERE in Path(str(item.fspath)).parents:
+        uses_twin = "ec2_twin" in getattr(item, "fixturenames", ())
+        if HERE in Path(str(item.fspath)).parents and uses_twin:
             item.add_marker(pytest.mark.e2e)
 
 

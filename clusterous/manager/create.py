@@ -23,7 +23,7 @@ from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
-from clusterous.providers.base import Provider
+from clusterous.providers.base import NodeSlot, Prestarter, Provider
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ class ClusterCreator:
         self.ledger.update(lambda s: s.settings.update(groups=group_settings(self.plan.nodes)))
         with self._step("launching the controller"):
             self._launch([self.plan.controller], login, join_token="")
+        self._start_ahead()
         with ExitStack() as stack:
             with self._step("waiting for the controller to configure itself (Swarm, registry)"):
                 link = stack.enter_context(self.readiness.controller(self.ledger.load(), deadline))
@@ -136,6 +137,14 @@ class ClusterCreator:
                 link.wait_ready(self.ledger.load().nodes, deadline)
         self.ledger.set_status("ready")
         return self.ledger.load()
+
+    def _start_ahead(self) -> None:
+        """Where the provider can, the other nodes boot while the controller configures itself."""
+        if not self.plan.nodes or not isinstance(self.provider, Prestarter):
+            return
+        slots = [NodeSlot(n.name, n.group, n.instance_type, "node") for n in self.plan.nodes]
+        with self._step(f"starting {len(slots)} nodes ahead of their launch"):
+            self.provider.prestart(slots, LedgerRecorder(self.ledger), self.reporter.info)
 
     def _launch(self, nodes: list[NodePlan], login: str, join_token: str) -> None:
         requests = launch_requests(

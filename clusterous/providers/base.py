@@ -50,6 +50,20 @@ class NodeRequest:
 
 
 @dataclass(frozen=True)
+class NodeSlot:
+    """A node about to be launched: what a provider may start ahead of its user-data."""
+
+    name: str
+    group: str
+    instance_type: str
+    role: Role
+
+
+def slot_of(request: NodeRequest) -> NodeSlot:
+    return NodeSlot(request.name, request.group, request.instance_type, request.role)
+
+
+@dataclass(frozen=True)
 class NodeView:
     """A node as the provider sees it now."""
 
@@ -171,3 +185,15 @@ def launches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
     for request in requests:
         grouped.setdefault(request.group, []).append(request)
     return list(grouped.values())
+
+
+@runtime_checkable
+class Prestarter(Protocol):
+    """A provider that can start machines before their user-data exists (local: seconds saved).
+
+    They boot as far as cloud-init, which waits for the seed that
+    ``launch_nodes`` delivers for the same names. The manager starts a
+    cluster's other nodes this way while its controller configures itself.
+    """
+
+    def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, report: Report) -> None: ...

@@ -7,7 +7,8 @@ on its cluster network (so a restart of the container or of the engine gives
 it back the address Swarm knows it by), and a NoCloud seed in
 /var/lib/cloud/seed/nocloud: ``meta-data`` with the instance id, host name and
 place in the launch, and ``user-data`` as EC2 would hand it over. The seed is
-copied into the container before it starts, so a remote engine works too.
+copied into the container (a remote engine works too), before it starts or,
+for a node started ahead of its launch, later: its cloud-init waits for it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
+LAUNCHED = "etc/clusterous/launched"  # see node_image/clusterous-await-launch.service
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,10 @@ def nocloud_seed(
         f"ami-launch-index: {launch_index}\n"
     )
     return {
-        f"{SEED_DIR}/meta-data": (meta.encode(), 0o644),
         f"{SEED_DIR}/user-data": (user_data, 0o600),
+        f"{SEED_DIR}/meta-data": (meta.encode(), 0o644),
+        # Last in the archive: a node started ahead of its launch waits for it.
+        LAUNCHED: (b"", 0o644),
     }
 
 

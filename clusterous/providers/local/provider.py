@@ -21,6 +21,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,14 @@ from clusterous.providers.base import (
     Leftover,
     NetworkInfo,
     NodeRequest,
+    NodeSlot,
     NodeView,
     Recorder,
     Report,
     Role,
     SweepReport,
     launches,
+    slot_of,
 )
 from clusterous.providers.local.node_container import (
     Bind,
@@ -118,6 +121,14 @@ def free_local_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class _Started:
+    """A node container running ahead of its launch, waiting for its seed."""
+
+    container: Container
+    record: NodeRecord
+
+
 class LocalProvider:
     name = "local"
 
@@ -135,6 +146,7 @@ class LocalProvider:
         self.base_image = base_image
         self._client = client
         self._lock = threading.Lock()
+        self._ahead: dict[str, _Started] = {}
 
     # -- plumbing -----------------------------------------------------------
 
@@ -269,21 +281,42 @@ class LocalProvider:
     def launch_nodes(
         self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
     ) -> list[NodeRecord]:
-        """Start each launch's nodes with its one user-data; they configure themselves."""
+        """Hand each launch's nodes its one user-data; they configure themselves.
+
+        A node started ahead (``prestart``) gets its seed now; any other is
+        started with it.
+        """
         from clusterous.node.userdata import user_data
 
-        image = self._node_image(report)
-        shared = self.shared_dir.resolve()
-        addresses = self._next_addresses(len(requests))
+        fresh = [r for r in requests if r.name not in self._ahead]
+        self.prestart([slot_of(r) for r in fresh], recorder, report)
         jobs = []
         for batch in launches(requests):
-            bootstrap = batch[0].bootstrap
-            data = user_data(bootstrap, [r.name for r in batch])
-            for index, request in enumerate(batch):
-                jobs.append((request, index, data, addresses.pop(0)))
+            data = user_data(batch[0].bootstrap, [r.name for r in batch])
+            jobs += [(self._ahead.pop(r.name), index, data) for index, r in enumerate(batch)]
         with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
-            futures = [pool.submit(self._launch_one, job, image, shared, recorder) for job in jobs]
-            return [f.result() for f in futures]
+            return list(pool.map(self._deliver, jobs))
+
+    def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, report: Report) -> None:
+        """Start node containers that wait for their seed: they boot while the controller does."""
+        if not slots:
+            return
+        image = self._node_image(report)
+        shared = self.shared_dir.resolve()
+        addresses = self._next_addresses(len(slots))
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(slots)))) as pool:
+            started = pool.map(
+                lambda job: self._start(job[0], job[1], image, shared, recorder),
+                zip(slots, addresses, strict=True),
+            )
+            for slot, node in zip(slots, started, strict=True):
+                self._ahead[slot.name] = node
+
+    def _deliver(self, job: tuple[_Started, int, bytes]) -> NodeRecord:
+        started, index, data = job
+        seed = nocloud_seed(started.record.instance_id, started.record.name, index, data)
+        started.container.put_archive("/", tar_of(seed))
+        return started.record
 
     def _node_image(self, report: Report) -> str:
         """The node image, built on first use; a build is announced, its lines are not."""
@@ -304,29 +337,24 @@ class LocalProvider:
             report(f"built the node image {tag} in {time.monotonic() - started:.0f} s")
         return tag
 
-    def _launch_one(
-        self,
-        job: tuple[NodeRequest, int, bytes, str],
-        image: str,
-        shared: Path,
-        recorder: Recorder,
-    ) -> NodeRecord:
-        request, index, data, address = job
-        volume = self._node_volume(request.name, recorder)
-        itype = INSTANCE_TYPES[request.instance_type]
-        port = free_local_port() if request.role == "controller" else 0
+    def _start(
+        self, slot: NodeSlot, address: str, image: str, shared: Path, recorder: Recorder
+    ) -> _Started:
+        volume = self._node_volume(slot.name, recorder)
+        itype = INSTANCE_TYPES[slot.instance_type]
+        port = free_local_port() if slot.role == "controller" else 0
         spec = NodeContainerSpec(
-            name=self._name(request.name),
-            hostname=request.name,
+            name=self._name(slot.name),
+            hostname=slot.name,
             image=image,
             network=self.network_name,
             address=address,
             labels=self._labels(
-                request.role,
+                slot.role,
                 **{
-                    "clusterous.node": request.name,
-                    "clusterous.group": request.group,
-                    "clusterous.type": request.instance_type,
+                    "clusterous.node": slot.name,
+                    "clusterous.group": slot.group,
+                    "clusterous.type": slot.instance_type,
                 },
             ),
             mounts=(Bind(str(shared), "/data"), Bind(volume, "/var/lib/docker", "volume")),
@@ -335,20 +363,18 @@ class LocalProvider:
             memory_mib=itype.memory_mib,
         )
         container = create_node_container(self.client, spec)
-        instance_id = container.id[:12]
-        container.put_archive("/", tar_of(nocloud_seed(instance_id, request.name, index, data)))
         record = NodeRecord(
-            request.name,
-            request.group,
-            request.instance_type,
-            instance_id,
+            slot.name,
+            slot.group,
+            slot.instance_type,
+            container.id[:12],
             private_addr=address,
             ssh_host="127.0.0.1" if port else "",
             ssh_port=port,
         )
         recorder.record_node(record)
         container.start()
-        return record
+        return _Started(container, record)
 
     def _node_volume(self, node: str, recorder: Recorder) -> str:
         name = self._name(f"{node}-docker")

@@ -3,18 +3,23 @@
 A component may only run on a node group the cluster has, depend on
 components that exist (and not in a circle), publish a host port no other
 component on its node group publishes; a tunnel must reach a component that
-exists on a port it serves. Each problem points at the field to change.
+exists on a port it serves. A ``copy:`` entry must stay inside the file's own
+directory, so that a file from elsewhere cannot send the laptop's secrets
+(``~/.ssh``, ``/etc``) to the cluster. Each problem points at the field to change.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterator
+from pathlib import Path
 
 from clusterous.errors import Problem
 from clusterous.formats.models import Component, EnvironmentSection, TunnelDocument
-from clusterous.formats.problems import suggest
+from clusterous.formats.problems import describe, suggest
 from clusterous.formats.source import Document, FieldPath
 
+COPY: FieldPath = ("environment", "copy")
 COMPONENTS: FieldPath = ("environment", "components")
 TUNNELS: FieldPath = ("environment", "expose_tunnel")
 CONTROLLER = "controller"  # components may ask for the controller machine itself
@@ -25,12 +30,42 @@ def check_environment(
 ) -> list[Problem]:
     """Every cross-field problem of ``section``, given the cluster's node groups."""
     return [
+        *_copy_entries(section, document),
         *_machines(section, document, groups),
         *_dependencies(section, document),
         *_cycles(section, document),
         *_host_ports(section, document),
         *_tunnels(section, document),
     ]
+
+
+def _copy_entries(section: EnvironmentSection, document: Document) -> Iterator[Problem]:
+    base = document.path.parent
+    for index, entry in enumerate(section.copy_):
+        problem = _copy_escape(entry, base)
+        if problem:
+            rule = (
+                f"copy: takes directories inside the environment file's directory ({base}), "
+                'written relative to it, such as "scripts/"; move what you need there'
+            )
+            yield document.problem((*COPY, index), f"{problem}: {rule}")
+
+
+def _copy_escape(entry: str, base: Path) -> str | None:
+    """Why ``entry`` leads outside ``base``, or None when it stays inside."""
+    shown = describe(entry)
+    if entry.startswith("~"):
+        return f"{shown} names a home directory"
+    if os.path.isabs(entry):
+        return f"{shown} is an absolute path"
+    normal = os.path.normpath(entry)
+    if normal == os.pardir or normal.startswith(os.pardir + os.sep):
+        return f'{shown} leads out of the directory through ".."'
+    real_base = os.path.realpath(base)
+    real = os.path.realpath(base / normal)
+    if os.path.commonpath([real_base, real]) != real_base:
+        return f"{shown} leads out of the directory through a symbolic link (to {real})"
+    return None
 
 
 def _field(name: str, key: str) -> FieldPath:

@@ -78,5 +78,9 @@ def _normalise(
 
 
 def _beside(base: Path, relative: str) -> Path:
-    """A path written relative to the file, made absolute (``..`` folded)."""
+    """A path written relative to the file, made absolute (``..`` folded).
+
+    ``copy:`` entries are known to stay inside ``base`` (see checks); a
+    dockerfile directory may still be anywhere the user names.
+    """
     return Path(os.path.normpath(base / os.path.expanduser(relative)))

@@ -106,14 +106,14 @@ def test_copy_and_dockerfile_are_resolved_beside_the_file(write: WriteFile, tmp_
         """
         name: t
         environment:
-          copy: ["data/", "../shared"]
+          copy: ["data/", "data/../shared"]
           image:
             - {dockerfile: "image/", image_name: "x"}
         """,
         name="sub/env.yml",
     )
     environment = load_environment(path)
-    assert environment.copy_dirs == [tmp_path / "sub" / "data", tmp_path / "shared"]
+    assert environment.copy_dirs == [tmp_path / "sub" / "data", tmp_path / "sub" / "shared"]
     assert environment.images[0].dockerfile == tmp_path / "sub" / "image"
     assert environment.source == path
 

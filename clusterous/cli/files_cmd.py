@@ -34,6 +34,7 @@ def put(app: App, local: Path, remote: str | None, cluster: str | None) -> None:
     """Copy LOCAL (a file or directory) to the shared volume, at REMOTE (default: /data)."""
     with _volume(app, cluster) as shared:
         done = shared.put(local, remote, lambda p: app.err.print(f"  {p}", markup=False))
+    _warn_skipped(app, done.skipped)
     app.out.print(
         f"Sent {done.sent} file(s) ({size(done.bytes_sent)}), {done.unchanged} unchanged."
     )
@@ -48,6 +49,7 @@ def get(app: App, remote: str, local: Path, cluster: str | None) -> None:
     """Copy REMOTE (a file or directory under /data) to LOCAL."""
     with _volume(app, cluster) as shared:
         done = shared.get(remote, local, lambda p: app.err.print(f"  {p}", markup=False))
+    _warn_skipped(app, done.skipped)
     app.out.print(f"Received {done.sent} file(s) ({size(done.bytes_sent)}).")
 
 
@@ -75,6 +77,12 @@ def rm(app: App, remote: str, cluster: str | None) -> None:
     with _volume(app, cluster) as shared:
         removed = shared.rm(remote)
     app.out.print(f"Removed {removed} entr{'y' if removed == 1 else 'ies'}.")
+
+
+def _warn_skipped(app: App, skipped: list[str]) -> None:
+    for warning in skipped:
+        app.err.print("[yellow]![/yellow] warning: ", end="")
+        app.err.print(warning, markup=False)
 
 
 def _when(mtime: int) -> str:

@@ -6,14 +6,23 @@ its spelling (``..`` and absolute paths elsewhere are refused) and by where
 it really leads on the controller (a symlink out of /data is refused). A
 directory is sent file by file, skipping files whose size and modification
 time already match, so a re-run sends only what changed.
+
+Symbolic links inside a copied tree are never followed, in either direction:
+one that points inside the tree is recreated as a link, one that points out
+of it is skipped with a warning (so ``put`` cannot send ``~/.ssh`` through a
+link, and ``get`` cannot write outside its target whatever the cluster
+holds). ``get`` also refuses entry names that are not plain names (``..``,
+``a/b``, absolute), which only a hostile server would send.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import posixpath
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +33,7 @@ if TYPE_CHECKING:
 
 ROOT = "/data"
 ALIASES = ("/home/data",)  # Clusterous 1.0 files name the volume /home/data
+MAX_DEPTH = 200  # deeper than any real tree: a loop on the far side, not data
 
 
 @dataclass
@@ -31,6 +41,13 @@ class Transfer:
     sent: int = 0
     unchanged: int = 0
     bytes_sent: int = 0
+    skipped: list[str] = field(default_factory=list)  # why each entry was left out
+
+    def add(self, other: Transfer) -> None:
+        self.sent += other.sent
+        self.unchanged += other.unchanged
+        self.bytes_sent += other.bytes_sent
+        self.skipped += other.skipped
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,46 @@ def confine(remote: str | None) -> str:
 
 
 def within_root(path: str) -> bool:
-    return path == ROOT or path.startswith(ROOT + "/")
+    return within(path, ROOT)
+
+
+def within(path: str, top: str) -> bool:
+    """Whether the normal path ``path`` is ``top`` or under it."""
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def is_plain_name(name: str) -> bool:
+    """A directory entry's name that stays in its directory: no ``/``, ``.``, ``..``."""
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
+def _too_deep(path: str) -> ClusterousError:
+    return ClusterousError(
+        f"{path} is nested more than {MAX_DEPTH} directories deep",
+        "that is a loop (a directory mounted or linked inside itself), not data",
+        "copy a directory below the loop, or remove the loop",
+    )
+
+
+def local_link_target(link: Path, root: Path) -> str | None:
+    """The target to recreate symlink ``link`` with, relative; None if it leads out of ``root``.
+
+    A loop of links cannot be sent either way, so it is an error.
+    """
+    try:
+        real = os.path.realpath(link, strict=True)
+    except OSError as problem:
+        if problem.errno == errno.ELOOP:
+            raise InputError(
+                f"{link} is a loop of symbolic links",
+                f"it points to {os.readlink(link)!r}, which leads back to itself",
+                f"remove it or point it at a real file: rm {link}",
+            ) from None
+        return None  # dangling: what it would name cannot be judged
+    real_root = os.path.realpath(root)
+    if not within(real, real_root):
+        return None
+    return os.path.relpath(real, os.path.realpath(link.parent))
 
 
 def confine_real(remote: str | None, realpath: Callable[[str], str | None]) -> str:
@@ -83,6 +139,15 @@ def confine_real(remote: str | None, realpath: Callable[[str], str | None]) -> s
         if probe == ROOT:
             return path
         probe = posixpath.dirname(probe)
+
+
+@dataclass(frozen=True)
+class _RemoteTree:
+    """A directory being fetched: as named, where it really is, and where it goes."""
+
+    source: str
+    real: str
+    local: Path
 
 
 class SharedVolume:
@@ -128,22 +193,55 @@ class SharedVolume:
             target = self.path(posixpath.join(target, local.name))
         done = Transfer()
         if local.is_dir():
-            self.put_tree(local, target, done, on_file)
+            self.put_tree(local, local, target, done, on_file)
         else:
             self.makedirs(posixpath.dirname(target))
             self._put_file(local, target, done, on_file)
         return done
 
     def put_tree(
-        self, local: Path, target: str, done: Transfer, on_file: Callable[[str], None]
+        self,
+        root: Path,
+        local: Path,
+        target: str,
+        done: Transfer,
+        on_file: Callable[[str], None],
     ) -> None:
+        """Send directory ``local`` (inside the tree ``root``) to ``target``, links as links."""
+        if len(local.relative_to(root).parts) > MAX_DEPTH:
+            raise _too_deep(str(local))
         self.makedirs(target)
         for child in sorted(local.iterdir()):
             remote_child = self.path(posixpath.join(target, child.name))
-            if child.is_dir():
-                self.put_tree(child, remote_child, done, on_file)
+            if child.is_symlink():
+                self._put_symlink(root, child, remote_child, done, on_file)
+            elif child.is_dir():
+                self.put_tree(root, child, remote_child, done, on_file)
             elif child.is_file():
                 self._put_file(child, remote_child, done, on_file)
+
+    def _put_symlink(
+        self, root: Path, link: Path, target: str, done: Transfer, on_file: Callable[[str], None]
+    ) -> None:
+        pointed = local_link_target(link, root)
+        if pointed is None:
+            done.skipped.append(
+                f"skipped {link}: a symbolic link to {os.readlink(link)!r}, outside {root} "
+                "(links are sent only when they point inside the copied directory)"
+            )
+            return
+        current = self._lstat(target)
+        if current is not None and stat.S_ISLNK(current.st_mode or 0):
+            if self.sftp.readlink(target) == pointed:
+                done.unchanged += 1
+                return
+            self.sftp.remove(target)
+        elif current is not None:
+            done.skipped.append(f"skipped {link}: {target} exists and is not a link")
+            return
+        self.sftp.symlink(pointed, target)
+        done.sent += 1
+        on_file(f"{target} -> {pointed}")
 
     def _put_file(
         self, local: Path, target: str, done: Transfer, on_file: Callable[[str], None]
@@ -181,22 +279,82 @@ class SharedVolume:
             local = local / posixpath.basename(source)
         done = Transfer()
         if stat.S_ISDIR(attrs.st_mode or 0):
-            self._get_tree(source, local, done, on_file)
+            tree = _RemoteTree(source, self.sftp.normalize(source), local)
+            self._get_tree(tree, source, local, done, on_file)
         else:
             local.parent.mkdir(parents=True, exist_ok=True)
             self._get_file(source, local, done, on_file)
         return done
 
     def _get_tree(
-        self, source: str, local: Path, done: Transfer, on_file: Callable[[str], None]
+        self,
+        tree: _RemoteTree,
+        source: str,
+        local: Path,
+        done: Transfer,
+        on_file: Callable[[str], None],
     ) -> None:
+        """Fetch ``source`` into ``local``, never writing outside ``tree.local``.
+
+        Entries are judged by what the server says without following links
+        (READDIR gives lstat attributes); only plain names are written.
+        """
+        if len(local.relative_to(tree.local).parts) > MAX_DEPTH:
+            raise _too_deep(source)
         local.mkdir(parents=True, exist_ok=True)
         for entry in sorted(self.sftp.listdir_attr(source), key=lambda e: e.filename):
-            child = self.path(posixpath.join(source, entry.filename))
-            if self.is_dir(child):
-                self._get_tree(child, local / entry.filename, done, on_file)
+            name, mode = entry.filename, entry.st_mode or 0
+            if not is_plain_name(name):
+                done.skipped.append(
+                    f"refused an entry of {source} named {name!r}: not a plain file name, "
+                    f"it would be written outside {tree.local}"
+                )
+            elif stat.S_ISLNK(mode):
+                child = posixpath.join(source, name)
+                self._get_symlink(tree, child, local / name, done, on_file)
+            elif stat.S_ISDIR(mode):
+                self._get_tree(tree, posixpath.join(source, name), local / name, done, on_file)
+            elif stat.S_ISREG(mode):
+                self._get_file(posixpath.join(source, name), local / name, done, on_file)
             else:
-                self._get_file(child, local / entry.filename, done, on_file)
+                done.skipped.append(f"skipped {posixpath.join(source, name)}: not a regular file")
+
+    def _get_symlink(
+        self,
+        tree: _RemoteTree,
+        link: str,
+        local: Path,
+        done: Transfer,
+        on_file: Callable[[str], None],
+    ) -> None:
+        pointed = self._remote_link_target(tree, link)
+        if pointed is None:
+            done.skipped.append(
+                f"skipped {link}: a symbolic link that leads outside {tree.source}, "
+                "nowhere, or around a loop (links are copied only when they point inside)"
+            )
+            return
+        if local.is_symlink() or local.is_file():
+            local.unlink()
+        elif local.exists():
+            done.skipped.append(f"skipped {link}: {local} exists and is not a link")
+            return
+        local.symlink_to(pointed)
+        done.sent += 1
+        on_file(f"{local} -> {pointed}")
+
+    def _remote_link_target(self, tree: _RemoteTree, link: str) -> str | None:
+        """``link``'s target relative to its directory, when it resolves inside the tree."""
+        try:
+            real = self.sftp.normalize(link)
+        except OSError:
+            return None  # dangling, or a loop of links
+        if not within(real, tree.real):
+            return None
+        # nothing below the tree's root is followed, so the link's directory
+        # really is where its spelling says, under the root's real path
+        real_parent = tree.real + posixpath.dirname(link)[len(tree.source) :]
+        return posixpath.relpath(real, real_parent)
 
     def _get_file(
         self, source: str, local: Path, done: Transfer, on_file: Callable[[str], None]
@@ -234,11 +392,13 @@ class SharedVolume:
         return self._remove(path, attrs)
 
     def _lexists(self, path: str) -> bool:
+        return self._lstat(path) is not None
+
+    def _lstat(self, path: str) -> paramiko.SFTPAttributes | None:
         try:
-            self.sftp.lstat(path)
-            return True
+            return self.sftp.lstat(path)
         except OSError:
-            return False
+            return None
 
     def _remove(self, path: str, attrs: paramiko.SFTPAttributes) -> int:
         if not stat.S_ISDIR(attrs.st_mode or 0):  # files and symlinks (never followed)

@@ -125,9 +125,9 @@ def _copy(session: Session, environment: Environment, reporter: Reporter) -> Tra
                     "fix 'copy:' in the environment file (it is relative to the file)",
                 )
             done = volume.put(directory, None, lambda p: reporter.detail(f"sent {p}"))
-            total.sent += done.sent
-            total.unchanged += done.unchanged
-            total.bytes_sent += done.bytes_sent
+            for warning in done.skipped:
+                reporter.warn(warning)
+            total.add(done)
     finally:
         volume.sftp.close()
     reporter.done(f"files: {total.sent} sent, {total.unchanged} unchanged")

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from clusterous.errors import ClusterousError, NotFoundError
+from clusterous.errors import InputError, NotFoundError
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
+from clusterous.manager.ledger import (
+    ClusterState,
+    DamagedState,
+    Ledger,
+    NodeRecord,
+    ResourceRecord,
+)
 
 
 @pytest.fixture
@@ -54,17 +61,112 @@ def test_a_missing_cluster_names_the_fix(tmp_path: Path) -> None:
     assert "workon" in error.value.render()
 
 
-def test_a_corrupt_state_file_says_how_to_rebuild_it(ledger: Ledger) -> None:
-    ledger.path.write_text("{not json")
-    with pytest.raises(ClusterousError, match="cannot read the cluster state") as error:
-        ledger.load()
-    assert "clusterous workon" in error.value.render()
-
-
 def test_a_state_from_an_unknown_schema_version_is_refused(ledger: Ledger) -> None:
     ledger.path.write_text(json.dumps({"schema_version": 99, "name": "demo"}))
-    with pytest.raises(ClusterousError, match="schema_version 99"):
+    with pytest.raises(DamagedState, match="schema_version 99"):
         ledger.load()
+
+
+def _whole(ledger: Ledger) -> str:
+    ledger.record_node(NodeRecord("controller", "controller", "small", "c1", ssh_port=2201))
+    return ledger.path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("scenario", "damage", "why"),
+    [
+        (
+            "truncated",
+            lambda whole: whole[: len(whole) // 2].encode(),
+            "not valid JSON (cut short?)",
+        ),
+        ("empty", lambda whole: b"", "the file is empty"),
+        ("non_utf8", lambda whole: b"\xff\xfe" + whole.encode(), "not UTF-8 text (byte 0 is 0xff)"),
+        ("schema_broken_top_level_list", lambda whole: b"[]", "expected a JSON object, got list"),
+        (
+            "schema_broken_node_field_type",
+            lambda whole: whole.replace('"ssh_port": 2201', '"ssh_port": "x"').encode(),
+            "nodes[0].ssh_port: expected int, got 'x'",
+        ),
+        (
+            "schema_broken_missing_name",
+            lambda whole: whole.replace('"name": "demo",', "").encode(),
+            "missing 1 required positional argument: 'name'",
+        ),
+        (
+            "schema_broken_other_cluster",
+            lambda whole: whole.replace('"name": "demo"', '"name": "other"').encode(),
+            "it describes cluster 'other'",
+        ),
+    ],
+)
+def test_a_damaged_state_file_names_the_file_the_problem_and_the_fix(
+    ledger: Ledger, scenario: str, damage: Callable[[str], bytes], why: str
+) -> None:
+    ledger.path.write_bytes(damage(_whole(ledger)))
+    with pytest.raises(DamagedState) as caught:
+        ledger.load()
+    text = caught.value.render()
+    assert f"the state file of cluster 'demo' is damaged ({ledger.path})" in text, scenario
+    assert why in text, scenario
+    assert "'clusterous workon demo'" in text
+    assert "'clusterous destroy demo'" in text
+    assert ledger.is_damaged() is not None
+
+
+def test_a_readable_or_missing_state_is_not_damaged(ledger: Ledger, tmp_path: Path) -> None:
+    assert ledger.is_damaged() is None
+    assert Ledger(Home(tmp_path), "ghost").is_damaged() is None
+
+
+def test_set_aside_moves_the_damaged_file_under_a_timestamped_name(ledger: Ledger) -> None:
+    ledger.path.write_bytes(b"{")
+    first = ledger.set_aside(clock=lambda: 1_800_000_000.0)
+    ledger.path.write_bytes(b"")
+    second = ledger.set_aside(clock=lambda: 1_800_000_000.0)
+    assert first.name == "state.json.damaged-20270115T080000Z"
+    assert second.name == "state.json.damaged-20270115T080000Z-2"
+    assert first.read_bytes() == b"{"
+    assert not ledger.exists()
+
+
+def test_remove_keeps_set_aside_damaged_files(ledger: Ledger) -> None:
+    ledger.path.write_bytes(b"{")
+    aside = ledger.set_aside()
+    (ledger.dir / "known_hosts").write_text("x")
+    ledger.remove()
+    assert sorted(p.name for p in ledger.dir.iterdir() if p.name != ".lock") == [aside.name]
+
+
+def test_a_second_create_of_one_name_is_refused_and_leaves_the_first_intact(
+    ledger: Ledger,
+) -> None:
+    ledger.record_resource(ResourceRecord("network", "n1"))
+    before = ledger.path.read_text()
+    with pytest.raises(InputError, match="a cluster named 'demo' already exists"):
+        Ledger(Home(ledger.dir.parents[1]), "demo").create(ClusterState("demo", "local", "local"))
+    assert ledger.path.read_text() == before
+    assert [p.name for p in ledger.dir.iterdir() if p.name.endswith(".new")] == []
+
+
+def test_of_many_concurrent_creates_of_one_name_exactly_one_wins(tmp_path: Path) -> None:
+    outcomes: list[str] = []
+
+    def create(profile: str) -> None:
+        try:
+            Ledger(Home(tmp_path), "race").create(ClusterState("race", "local", profile))
+            outcomes.append(profile)
+        except InputError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=create, args=(f"p{i}",)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [o for o in outcomes if o != "refused"]
+    assert len(winners) == 1
+    assert Ledger(Home(tmp_path), "race").load().profile == winners[0]
 
 
 def test_remove_forgets_the_cluster_entirely(ledger: Ledger) -> None:

@@ -50,5 +50,5 @@ def test_sigint_while_the_controller_boots_rolls_back_and_exits_130(
             create.communicate()
     assert create.returncode == 130, output
     assert "Traceback" not in output
-    assert tagged(twin_cli.twin, name) == []
-    assert twin_cli.twin.machines() == []
+    assert tagged(twin_cli.twin, name) == [], output
+    assert twin_cli.twin.machines() == [], output

@@ -63,10 +63,11 @@ def test_machine_a_creates_the_cluster(machines: Machines) -> None:
 
 
 def test_machine_b_takes_it_over_with_workon_and_sees_its_status(machines: Machines) -> None:
-    key = machines.b.home.parent / "clusterous-aws.pem"
-    shutil.copy(machines.a.home / "keys" / "clusterous-aws", key)
+    key_pair = machines.a.key_pair
+    key = machines.b.home.parent / f"{key_pair}.pem"
+    shutil.copy(machines.a.home / "keys" / key_pair, key)
     key.chmod(0o600)
-    machines.b.setup("--key-pair", "clusterous-aws", "--key-file", str(key))
+    machines.b.setup("--key-pair", key_pair, "--key-file", str(key))
     machines.b.ok("workon", machines.name)
     nodes = nodes_by_name(machines.b.status(machines.name))
     assert sorted(nodes) == ["controller", "master-1", "worker-1"]

@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,8 @@ class TwinCli:
 
     home: Path
     twin: Twin
+    # One moto serves every test module: each home makes a key pair of its own.
+    key_pair: str = field(default_factory=lambda: unique_name("key"))
 
     def env(self) -> dict[str, str]:
         env = {**os.environ, **self.twin.exports()}
@@ -93,6 +95,8 @@ class TwinCli:
         )
 
     def setup(self, *extra: str) -> Run:
+        """An AWS profile 'aws' against the twin (``extra`` may name another key pair)."""
+        key = () if "--key-pair" in extra else ("--key-pair", self.key_pair)
         return self.ok(
             "setup",
             "--yes",
@@ -102,6 +106,7 @@ class TwinCli:
             BUCKET,
             "--allowed-cidr",
             "127.0.0.1/32",
+            *key,
             *extra,
         )
 

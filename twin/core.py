@@ -145,9 +145,9 @@ class Twin:
         """What the twin holds for instances now: node containers, subnet networks, loop devices."""
         assert self._client is not None, "the twin is not started"
         selector = {"label": f"{TWIN_LABEL}={self.twin_id}"}
-        found = [
-            f"container {c.name}" for c in self._client.containers.list(all=True, filters=selector)
-        ]
+        # sparse: no inspect of each container, which may be removed while we list
+        listed = self._client.containers.list(all=True, filters=selector, sparse=True)
+        found = [f"container {c.attrs['Names'][0].lstrip('/')}" for c in listed]
         found += [
             f"network {n.name}"
             for n in self._client.networks.list(filters=selector)
@@ -211,10 +211,10 @@ def sweep(client: docker.DockerClient, twin_id: str, workdir: Path) -> list[str]
 
     selector = {"label": f"{TWIN_LABEL}={twin_id}"}
     removed = []
-    for container in client.containers.list(all=True, filters=selector):
+    for container in client.containers.list(all=True, filters=selector, sparse=True):
         with contextlib.suppress(docker.errors.NotFound):
             container.remove(force=True, v=True)
-            removed.append(f"container {container.name}")
+            removed.append(f"container {container.attrs['Names'][0].lstrip('/')}")
     for volume in client.volumes.list(filters=selector):
         with contextlib.suppress(docker.errors.NotFound):
             volume.remove(force=True)

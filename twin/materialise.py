@@ -131,11 +131,18 @@ class Materialiser:
                 self.client.containers.get(node.container).stop(timeout=10)
 
     def _on_StartInstances(self, call: Call, answer: bytes) -> None:
+        """A started instance gets a new public address, as on EC2: SSH moves with it."""
         for instance_id in call.values("InstanceId"):
             node = self.node(instance_id)
-            if node is not None:
-                log.info("%s: starting its node again", instance_id)
-                self.client.containers.get(node.container).start()
+            if node is None:
+                continue
+            log.info("%s: starting its node again", instance_id)
+            self.client.containers.get(node.container).start()
+            if node.forward is not None:
+                node.forward.close()
+            raw = self.moto.instance(node.region, instance_id)
+            self._register_metadata(node.region, raw)
+            node.forward = self._forward_ssh(node.region, raw, node)
 
     def _on_CreateVolume(self, call: Call, answer: bytes) -> None:
         found = VOLUME_ID.search(answer.decode("utf-8", "replace"))

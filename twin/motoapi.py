@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +167,7 @@ class RoleKeys:
             "SecretAccessKey": str(keys["SecretAccessKey"]),
             "Token": str(keys["SessionToken"]),
             "Expiration": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "LastUpdated": datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "LastUpdated": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
 
 

@@ -7,6 +7,7 @@ import sys
 import click
 
 from clusterous.cli.context import App, pass_app
+from clusterous.cli.render import ConsoleReporter
 from clusterous.errors import InputError
 
 
@@ -23,7 +24,9 @@ def quit_(app: App, cluster: str | None, tunnel_only: bool, yes: bool) -> None:
     handle = manager.open_cluster(app.home, cluster, app.profile_override)
     if not yes and not tunnel_only:
         confirm_quit(handle.name)
-    result = service.quit_environment(handle, tunnel_only)
+    result = service.quit_environment(
+        handle, tunnel_only, ConsoleReporter(app.err, app.verbose).warn
+    )
     ports = ", ".join(str(t.local_port) for t in result.tunnels) or "none"
     if tunnel_only:
         app.out.print(f"Stopped tunnels on local ports: {ports}.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import table
+from clusterous.cli.render import ConsoleReporter, table
 
 
 @click.command()
@@ -17,7 +17,7 @@ def tunnel(app: App, cluster: str | None) -> None:
     from clusterous.manager import service as manager
 
     handle = manager.open_cluster(app.home, cluster, app.profile_override)
-    found = service.reopen_tunnels(handle)
+    found = service.reopen_tunnels(handle, ConsoleReporter(app.err, app.verbose).warn)
     if not found:
         app.out.print("No tunnels: the running environment has none, or none is running.")
         return

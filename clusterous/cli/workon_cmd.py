@@ -8,7 +8,7 @@ from dataclasses import asdict
 import click
 
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import table
+from clusterous.cli.render import ConsoleReporter, table
 
 
 @click.command()
@@ -18,7 +18,9 @@ def workon(app: App, name: str) -> None:
     """Make NAME the current cluster; rebuild its local files from the cluster if lost."""
     from clusterous.manager import service
 
-    state = service.workon(app.home, name, app.profile_override)
+    state = service.workon(
+        app.home, name, app.profile_override, ConsoleReporter(app.err, app.verbose).warn
+    )
     app.out.print(f"Working on cluster [bold]{state.name}[/bold] ({len(state.nodes)} nodes).")
 
 

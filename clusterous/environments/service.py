@@ -22,6 +22,7 @@ from clusterous.environments.deploy import DeployPlan, plan_deploy
 from clusterous.environments.files import SharedVolume, Transfer, open_volume
 from clusterous.environments.tunnels import TunnelRecord
 from clusterous.errors import ClusterousError, InputError
+from clusterous.manager.lock import Warn, cluster_lock
 from clusterous.manager.report import Reporter
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ def run(
     environment = load(path)
     deadline = time.monotonic() + timeout
     result = RunResult(environment.name, [])
-    with engine(handle) as (session, client):
+    with cluster_lock(handle.home, handle.name, reporter.warn), engine(handle) as (session, client):
         plan = plan_deploy(environment, swarm_apps.group_cpus(client))
         _check_tunnel_ports(handle, environment)
         result.files = _copy(session, environment, reporter)
@@ -259,7 +260,7 @@ def component_address(client: docker.DockerClient, component: str) -> str:
     return str(client.nodes.get(node_ids[0]).attrs["Status"]["Addr"])
 
 
-def reopen_tunnels(handle: ClusterHandle) -> list[tuple[TunnelRecord, str]]:
+def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord, str]]:
     """Every recorded tunnel, re-opened when its process is gone: (record, "open"|"reopened")."""
     records = tunnels.recorded(handle.state().settings)
     if not records:
@@ -267,7 +268,7 @@ def reopen_tunnels(handle: ClusterHandle) -> list[tuple[TunnelRecord, str]]:
     dead = [r for r in records if not tunnels.is_tunnel_process(r.pid)]
     results = [(r, "open") for r in records if r not in dead]
     if dead:
-        with engine(handle) as (_, client):
+        with cluster_lock(handle.home, handle.name, warn), engine(handle) as (_, client):
             for record in dead:
                 host = component_address(client, record.component)
                 fresh = TunnelRecord(
@@ -288,7 +289,12 @@ class QuitResult:
     tunnels: list[TunnelRecord]
 
 
-def quit_environment(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
+def quit_environment(handle: ClusterHandle, tunnel_only: bool, warn: Warn) -> QuitResult:
+    with cluster_lock(handle.home, handle.name, warn):
+        return _quit(handle, tunnel_only)
+
+
+def _quit(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
     from clusterous.environments import swarm_apps
 
     state = handle.state()

@@ -7,6 +7,7 @@ providers or SSH, and tests can call the same functions directly.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,7 @@ from clusterous.manager.create import ClusterCreator, CreateOptions, refuse_exis
 from clusterous.manager.current import resolve_cluster_name, set_current_cluster
 from clusterous.manager.destroy import destroy_cluster
 from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.lock import Warn, cluster_lock, unheard
 from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, plan_cluster
 from clusterous.manager.report import Reporter
 from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from clusterous.providers.aws.volumes import SharedVolume
 
 DEFAULT_CLUSTER_NAME = "my-cluster"
+PROFILE_IN_STATE = re.compile(r'"profile"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"')
 DEFAULT_WORKERS = 2
 
 
@@ -139,8 +142,9 @@ def create(
     creator = ClusterCreator(
         plan, provider, ledger, ClusterAccess.of(home, plan.name), reporter, options
     )
-    state = creator.create()
-    set_current_cluster(home, plan.name)
+    with cluster_lock(home, plan.name, reporter.warn):
+        state = creator.create()
+        set_current_cluster(home, plan.name)
     return state
 
 
@@ -176,13 +180,15 @@ def grow(
     itype: str | None,
     timeout: float,
 ) -> list[NodeRecord]:
-    return add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
+    with cluster_lock(handle.home, handle.name, reporter.warn):
+        return add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
 
 
 def shrink(
     handle: ClusterHandle, reporter: Reporter, count: int, group: str | None, timeout: float
 ) -> list[NodeRecord]:
-    return rm_nodes(scale_context(handle, reporter, timeout), group, count)
+    with cluster_lock(handle.home, handle.name, reporter.warn):
+        return rm_nodes(scale_context(handle, reporter, timeout), group, count)
 
 
 def destroy(
@@ -192,13 +198,19 @@ def destroy(
     keep_volume: bool,
     reporter: Reporter,
 ) -> tuple[str, SweepReport]:
-    """Destroy by ledger and by label; works when the local files are gone (name given)."""
+    """Destroy by ledger and by label; works when the local files are gone or damaged.
+
+    A damaged state file is set aside first (and said so), then the cluster is
+    swept by label or tag as if its local files were gone.
+    """
     if name is None:
         name = resolve_cluster_name(home, None)
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
-    provider = _destroy_provider(home, name, profile_override, ledger)
-    report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
+    with cluster_lock(home, name, reporter.warn):
+        profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)
+        provider = _destroy_provider(home, name, profile_override, ledger)
+        report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
     if not report.leftovers:
         from clusterous.manager.current import current_cluster
 
@@ -211,7 +223,7 @@ def _destroy_provider(
     home: Home, name: str, profile_override: str | None, ledger: Ledger
 ) -> Provider:
     """The provider the cluster was made with, or the profile's when the ledger is gone."""
-    if ledger.exists():
+    if ledger.exists() and not ledger.is_damaged():
         return open_cluster(home, name, profile_override).provider
     return make_provider(choose_profile(home, profile_override, None), name, home)
 
@@ -228,19 +240,61 @@ def volume_question(home: Home, name: str, profile_override: str | None) -> str 
     ask = getattr(provider, "shared_volume_question", None)
     if ask is None:
         return None
-    state = ledger.load() if ledger.exists() else None
+    state = ledger.load() if ledger.exists() and not ledger.is_damaged() else None
     question: str | None = ask(state)
     return question
 
 
-def workon(home: Home, name: str, profile_override: str | None) -> ClusterState:
-    """Make a cluster the current one; rebuild its local files from the cluster if lost."""
+def workon(
+    home: Home, name: str, profile_override: str | None, warn: Warn = unheard
+) -> ClusterState:
+    """Make a cluster the current one; rebuild its local files from the cluster if lost.
+
+    A damaged state file is set aside (and said so) and rebuilt like a lost one.
+    """
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
-    if not ledger.exists():
-        _adopt(home, name, profile_override, ledger)
+    if not ledger.exists() or ledger.is_damaged():
+        with cluster_lock(home, name, warn):
+            profile_override = set_aside_if_damaged(home, ledger, profile_override, warn)
+            if not ledger.exists():
+                _adopt(home, name, profile_override, ledger)
     set_current_cluster(home, name)
     return ledger.load()
+
+
+def set_aside_if_damaged(
+    home: Home, ledger: Ledger, profile_override: str | None, warn: Warn
+) -> str | None:
+    """Move an unreadable state file out of the way, so cleanup and rebuild can go on.
+
+    Returns the profile to go on with: the one asked for, else the one the
+    damaged file still names, else None (the current one, said so: a cluster
+    made with another profile would not be found with it).
+    """
+    damage = ledger.is_damaged()
+    if damage is None:
+        return profile_override
+    text = ledger.path.read_bytes().decode("utf-8", "replace")
+    aside = ledger.set_aside()
+    warn(f"{damage.what}: {damage.why}; it was set aside as {aside}")
+    return profile_override or _profile_named_in(home, text, warn)
+
+
+def _profile_named_in(home: Home, damaged_text: str, warn: Warn) -> str | None:
+    from clusterous.config import load_config
+
+    found = PROFILE_IN_STATE.search(damaged_text)
+    named = found[1] if found else None
+    if named and named in load_config(home).profiles:
+        warn(f"going on with profile {named!r}, which the damaged file names")
+        return named
+    unknown = f"names profile {named!r}, unknown here" if named else "names no profile"
+    warn(
+        f"the damaged file {unknown}: going on with the current profile; if the cluster "
+        "was made with another, run again with --profile NAME"
+    )
+    return None
 
 
 def _adopt(home: Home, name: str, profile_override: str | None, ledger: Ledger) -> None:
@@ -276,10 +330,7 @@ def list_clusters(home: Home, profile_override: str | None) -> list[ClusterListi
     current = current_cluster(home)
     rows: dict[str, ClusterListing] = {}
     for name in home.cluster_names():
-        state = Ledger(home, name).load()
-        rows[name] = ClusterListing(
-            name, state.provider, state.status, len(state.nodes), name == current, True
-        )
+        rows[name] = _local_listing(Ledger(home, name), name == current)
     profile = choose_profile(home, profile_override, None)
     found = make_provider(profile, "listing", home).list_clusters()
     for name, count in found.items():
@@ -292,6 +343,16 @@ def list_clusters(home: Home, profile_override: str | None) -> list[ClusterListi
                 name, profile.provider, "not on this machine", count, False, False
             )
     return [rows[n] for n in sorted(rows)]
+
+
+def _local_listing(ledger: Ledger, current: bool) -> ClusterListing:
+    if ledger.is_damaged():
+        status = f"state file damaged: 'clusterous workon {ledger.name}' rebuilds it"
+        return ClusterListing(ledger.name, "?", status, 0, current, True)
+    state = ledger.load()
+    return ClusterListing(
+        ledger.name, state.provider, state.status, len(state.nodes), current, True
+    )
 
 
 def _aws_ec2(home: Home, profile_override: str | None) -> Ec2:

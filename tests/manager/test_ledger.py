@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterous.config import Config, Profile, save_config
 from clusterous.errors import InputError, NotFoundError
 from clusterous.home import Home
 from clusterous.manager.ledger import (
@@ -18,6 +19,7 @@ from clusterous.manager.ledger import (
     NodeRecord,
     ResourceRecord,
 )
+from clusterous.manager.service import set_aside_if_damaged
 
 
 @pytest.fixture
@@ -173,3 +175,37 @@ def test_remove_forgets_the_cluster_entirely(ledger: Ledger) -> None:
     (ledger.dir / "known_hosts").write_text("x")
     ledger.remove()
     assert not ledger.dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("damaged", "override", "expected", "said"),
+    [
+        (b'{"name": "demo", "profile": "aws", "nod', None, "aws", "going on with profile 'aws'"),
+        (
+            b'{"name": "demo", "profile": "gone", "n',
+            None,
+            None,
+            "names profile 'gone', unknown here",
+        ),
+        (b"", None, None, "names no profile"),
+        (b'{"profile": "aws", "n', "other", "other", "set aside as"),
+    ],
+)
+def test_setting_a_damaged_state_aside_keeps_the_profile_it_still_names(
+    ledger: Ledger, damaged: bytes, override: str | None, expected: str | None, said: str
+) -> None:
+    """destroy and workon must look for the cluster where it was made, not where they stand."""
+    home = Home(ledger.dir.parents[1])
+    save_config(home, Config().with_profile(Profile("aws", "aws", region="eu-west-1")))
+    ledger.path.write_bytes(damaged)
+    warnings: list[str] = []
+    assert set_aside_if_damaged(home, ledger, override, warnings.append) == expected
+    assert "set aside as" in warnings[0]
+    assert any(said in w for w in warnings)
+    assert not ledger.exists()
+
+
+def test_a_readable_state_is_left_in_place(ledger: Ledger) -> None:
+    warnings: list[str] = []
+    assert set_aside_if_damaged(Home(ledger.dir.parents[1]), ledger, None, warnings.append) is None
+    assert ledger.exists() and warnings == []

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from twin_cli import (
+    REGION,
     TwinCli,
     busybox_web,
     clean_up,
@@ -137,6 +138,27 @@ def test_rm_nodes_then_status_shows_the_cluster_without_it(cluster: Cluster) -> 
     human = cluster.cli.ok("status", cluster.name).stdout
     assert "worker-3" not in human
     assert len([m for m in cluster.cli.twin.machines() if m.startswith("container")]) == 4
+
+
+def test_a_stopped_then_started_worker_comes_back_ready(cluster: Cluster) -> None:
+    import boto3
+
+    twin = cluster.cli.twin
+    ec2 = boto3.session.Session().client(
+        "ec2",
+        region_name=REGION,
+        endpoint_url=twin.api_url,
+        aws_access_key_id="twin",
+        aws_secret_access_key="twin",
+    )
+    worker = nodes_by_name(cluster.cli.status(cluster.name))["worker-2"]["instance_id"]
+    ec2.stop_instances(InstanceIds=[worker])
+    assert nodes_by_name(cluster.cli.status(cluster.name))["worker-2"]["state"] == "down"
+    ec2.start_instances(InstanceIds=[worker])
+    back = wait_for(
+        lambda: nodes_by_name(cluster.cli.status(cluster.name))["worker-2"]["state"] == "up"
+    )
+    assert back, "worker-2 did not come back Ready in Swarm after a stop and a start"
 
 
 def test_destroy_leaves_nothing_tagged_in_moto_and_nothing_in_the_twin(cluster: Cluster) -> None:

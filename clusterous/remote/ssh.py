@@ -406,5 +406,7 @@ def pump(client: socket.socket, channel: paramiko.Channel, closed: threading.Eve
     except Exception:
         pass
     finally:
-        channel.close()
+        # The transport may be gone already (the CLI is ending): nothing left to close.
+        with contextlib.suppress(Exception):
+            channel.close()
         client.close()

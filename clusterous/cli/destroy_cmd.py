@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import ConsoleReporter
 from clusterous.errors import ClusterousError, InputError
+
+if TYPE_CHECKING:
+    from clusterous.manager.service import VolumeQuestion
 
 
 @click.command()
@@ -26,8 +30,8 @@ def destroy(app: App, name: str | None, yes: bool, keep_volume: bool, delete_vol
         raise InputError("--keep-volume and --delete-volume contradict each other")
     target = name or resolve_cluster_name(app.home, None)
     if not (keep_volume or delete_volume):
-        volume = service.volume_question(app.home, target, app.profile_override)
-        keep_volume = volume is not None and ask_keep_volume(target, volume)
+        question = service.volume_question(app.home, target, app.profile_override)
+        keep_volume = question is not None and ask_keep_volume(target, question)
     if not yes:
         confirm_destroy(target, keep_volume)
     reporter = ConsoleReporter(app.err, app.verbose)
@@ -58,18 +62,24 @@ def destroy(app: App, name: str | None, yes: bool, keep_volume: bool, delete_vol
     )
 
 
-def ask_keep_volume(name: str, volume: str) -> bool:
-    """Keep or delete the shared volume: the user's files are in it."""
+def ask_keep_volume(name: str, question: VolumeQuestion) -> bool:
+    """Keep or delete the shared volume: the user's files are in it.
+
+    Without a terminal, a volume that costs nothing to keep (local) is kept;
+    one that costs money (AWS) needs --keep-volume or --delete-volume.
+    """
     if not sys.stdin.isatty():
+        if question.free_to_keep:
+            return True
         raise InputError(
-            f"destroying cluster {name!r}: keep or delete its shared volume {volume}?",
+            f"destroying cluster {name!r}: keep or delete its shared volume {question.volume}?",
             "there is no terminal to ask on",
             f"add --keep-volume or --delete-volume: 'clusterous destroy {name} --yes "
             "--delete-volume'",
         )
+    cost = "its files stay" if question.free_to_keep else "its files stay, and so does its cost"
     return click.confirm(
-        f"Keep the shared volume {volume} of cluster '{name}' (its files stay, and so does "
-        "its cost)?",
+        f"Keep the shared volume {question.volume} of cluster '{name}' ({cost})?",
         default=False,
     )
 

@@ -228,11 +228,19 @@ def _destroy_provider(
     return make_provider(choose_profile(home, profile_override, None), name, home)
 
 
-def volume_question(home: Home, name: str, profile_override: str | None) -> str | None:
+@dataclass(frozen=True)
+class VolumeQuestion:
+    """A shared volume a destroy would delete, worth asking the user about."""
+
+    volume: str
+    free_to_keep: bool  # a directory on this machine: keeping it costs nothing
+
+
+def volume_question(home: Home, name: str, profile_override: str | None) -> VolumeQuestion | None:
     """The shared volume a destroy of ``name`` would delete, when it is worth asking about.
 
-    Only AWS volumes are asked about (they hold files and cost money); None when
-    there is nothing to ask.
+    AWS volumes hold files and cost money; a local shared directory is asked
+    about only when it holds files. None when there is nothing to ask.
     """
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
@@ -241,8 +249,10 @@ def volume_question(home: Home, name: str, profile_override: str | None) -> str 
     if ask is None:
         return None
     state = ledger.load() if ledger.exists() and not ledger.is_damaged() else None
-    question: str | None = ask(state)
-    return question
+    volume: str | None = ask(state)
+    if volume is None:
+        return None
+    return VolumeQuestion(volume, free_to_keep=provider.name == "local")
 
 
 def workon(

@@ -241,7 +241,7 @@ def test_a_second_create_with_the_same_name_is_refused(
 def test_destroy_leaves_nothing_with_the_clusters_label(
     cluster: LiveCluster, docker_client: docker.DockerClient
 ) -> None:
-    result = cluster.cli.ok("destroy", cluster.name, "--yes")
+    result = cluster.cli.ok("destroy", cluster.name, "--yes", "--delete-volume")
     assert "nothing of it is left" in result.stdout
     assert labelled(docker_client, cluster.name) == []
     assert not cluster.shared_dir.exists()

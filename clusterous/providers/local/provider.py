@@ -270,8 +270,13 @@ class LocalProvider:
             if not self.shared_dir.is_symlink():
                 self.shared_dir.symlink_to(brought, target_is_directory=True)
             resource = ResourceRecord("shared-dir", str(brought), "shared volume", keep=True)
+        elif self.shared_dir.exists():
+            # left by 'destroy --keep-volume': its files are the user's, so nothing may delete it
+            resource = ResourceRecord(
+                "shared-dir", str(self.shared_dir), "shared volume (kept from before)", keep=True
+            )
         else:
-            self.shared_dir.mkdir(exist_ok=True, mode=0o755)
+            self.shared_dir.mkdir(mode=0o755)
             resource = ResourceRecord("shared-dir", str(self.shared_dir), "shared volume")
         recorder.record_resource(resource)
         return resource
@@ -513,13 +518,39 @@ class LocalProvider:
             return
         if not self.shared_dir.exists():
             return
+        if self._kept_before(state):
+            result.kept.append(
+                f"shared volume {self.shared_dir} (kept from before: never deleted; "
+                "remove the directory yourself when you no longer need its files)"
+            )
+            report(f"kept the shared volume {self.shared_dir}")
+            return
         if keep_volume:
-            result.kept.append(f"shared volume {self.shared_dir}")
+            result.kept.append(
+                f"shared volume {self.shared_dir} (a new cluster named {self.cluster!r} uses it "
+                "again; delete the directory when you no longer need its files)"
+            )
             report(f"kept the shared volume {self.shared_dir}")
             return
         self._remove_tree(self.shared_dir)
         result.removed.append(f"shared volume {self.shared_dir}")
         report(f"removed the shared volume {self.shared_dir}")
+
+    def _kept_before(self, state: ClusterState | None) -> bool:
+        resources = state.resources if state else []
+        return any(r.keep and r.id == str(self.shared_dir) for r in resources)
+
+    def shared_volume_question(self, state: ClusterState | None) -> str | None:
+        """The shared directory a destroy would delete, when it holds files worth asking about."""
+        if self.shared_dir.is_symlink() or not self.shared_dir.is_dir():
+            return None
+        if self._kept_before(state):
+            return None
+        try:
+            empty = next(self.shared_dir.iterdir(), None) is None
+        except OSError:
+            empty = False  # unreadable: assume it holds files
+        return None if empty else str(self.shared_dir)
 
     def _remove_tree(self, path: Path) -> None:
         """Files made by root in the nodes may not be ours to delete: ask the engine."""

@@ -89,6 +89,7 @@ def run(
     from clusterous.environments import images, swarm_apps
 
     environment = load(path)
+    refuse_host_network(environment, path, handle.provider.name)
     deadline = time.monotonic() + timeout
     result = RunResult(environment.name, [])
     with cluster_lock(handle.home, handle.name, reporter.warn), engine(handle) as (session, client):
@@ -102,6 +103,36 @@ def run(
         result.components = [s.name for s in plan.services]
         result.tunnels = _open_tunnels(handle, client, environment, reporter)
     return result
+
+
+def refuse_host_network(environment: Environment, path: Path, provider: str) -> None:
+    """``docker_network: host`` is refused on the local provider, with FILE:LINE.
+
+    There a host-network component shares its node container's network
+    namespace, so it could reach what the node reaches, the host's Docker
+    engine included. On AWS it shares a VM's network only, as in Clusterous 1.0.
+    """
+    if provider != "local":
+        return
+    hosted = [n for n, c in environment.components.items() if c.docker_network == "host"]
+    if not hosted:
+        return
+    from clusterous.formats.problems import Report
+    from clusterous.formats.source import read_document
+
+    document = read_document(path)
+    report = Report()
+    for name in hosted:
+        report.add(
+            document.problem(
+                ("environment", "components", name, "docker_network"),
+                "docker_network: host is refused on the local provider: the component would "
+                "share its node container's network and could reach your Docker engine "
+                "through the node; remove the line and publish the ports it needs under "
+                "'ports:' (or run the file on an AWS cluster, where host networking is kept)",
+            )
+        )
+    report.raise_if_any()
 
 
 def _check_tunnel_ports(handle: ClusterHandle, environment: Environment) -> None:

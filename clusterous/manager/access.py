@@ -82,12 +82,6 @@ class ClusterAccess:
     def login_public_key(self) -> str:
         return self.key_path.with_name(self.key_path.name + ".pub").read_text().strip()
 
-    def new_host_key(self, node: str) -> KeyPair:
-        """A node's host key, pinned before the node exists."""
-        pair = generate_ed25519(self.alias(node))
-        self.known_hosts.add(self.alias(node), pair.public_openssh)
-        return pair
-
     def endpoint(self, node: NodeRecord) -> Endpoint:
         if node.ssh_host and node.ssh_port:
             return Endpoint(self.alias(node.name), node.ssh_host, node.ssh_port)

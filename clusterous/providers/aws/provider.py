@@ -59,6 +59,7 @@ from clusterous.providers.base import (
     Report,
     Role,
     SweepReport,
+    launches,
     record_nodes,
 )
 from clusterous.remote.keys import KeyPair
@@ -446,7 +447,7 @@ class AwsProvider:
         self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
     ) -> list[NodeRecord]:
         records: list[NodeRecord] = []
-        for batch in batches(requests):
+        for batch in launches(requests):  # one run_instances each
             records += self._launch_batch(batch, recorder, report)
         return records
 
@@ -744,14 +745,6 @@ class AwsProvider:
                 f"no host key of node {node} is known: take the cluster over first"
             )
         return self._host_keys[node]
-
-
-def batches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
-    """Requests grouped by node group, in order: one run_instances each."""
-    grouped: dict[str, list[NodeRequest]] = {}
-    for request in requests:
-        grouped.setdefault(request.group, []).append(request)
-    return list(grouped.values())
 
 
 def launch_tags(request: NodeRequest) -> dict[str, str]:

@@ -9,7 +9,6 @@ other people's containers run beside these tests.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from typing import NoReturn
 import docker
 import docker.errors
 import pytest
-from helpers import TEST_LABEL
+from helpers import remove_labelled
 
 from clusterous.errors import ClusterousError
 from clusterous.providers.local.images import Variant, ensure_node_image
@@ -66,17 +65,6 @@ def test_label(docker_client: docker.DockerClient) -> Iterator[str]:
         yield value
     finally:
         remove_labelled(docker_client, value)
-
-
-def remove_labelled(client: docker.DockerClient, value: str) -> None:
-    selector = {"label": f"{TEST_LABEL}={value}"}
-    for container in client.containers.list(all=True, filters=selector):
-        with contextlib.suppress(docker.errors.NotFound):
-            container.remove(force=True, v=True)
-    for network in client.networks.list(filters=selector):
-        network.remove()
-    for volume in client.volumes.list(filters=selector):
-        volume.remove(force=True)
 
 
 def _node_image(client: docker.DockerClient, variant: Variant) -> str:

@@ -38,6 +38,7 @@ from clusterous.providers.local.node_container import (
     nocloud_seed,
     tar_of,
 )
+from clusterous.providers.local.provider import free_local_port
 from clusterous.remote.keys import KeyPair
 
 TEST_LABEL = "clusterous.test"
@@ -163,12 +164,6 @@ def host_address(network: Network, number: int) -> str:
     """The address of host ``number`` (from .10 on) of the network's subnet."""
     subnet = ipaddress.ip_network(network_subnet(network))
     return str(subnet.network_address + FIRST_HOST + number)
-
-
-def free_local_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)

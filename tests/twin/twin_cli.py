@@ -9,13 +9,11 @@ still holds for instances.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -23,7 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cli_process import CliOnHome, Run
+
 from twin.core import Twin
+
+__all__ = ["Run", "TwinCli"]
 
 REPO = Path(__file__).resolve().parents[2]
 BUSYBOX_WEB = REPO / "environments" / "busybox-web"
@@ -37,27 +39,16 @@ def unique_name(prefix: str = "twin") -> str:
 
 
 @dataclass(frozen=True)
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@dataclass(frozen=True)
-class TwinCli:
+class TwinCli(CliOnHome):
     """The clusterous CLI, as a separate process, on one CLUSTEROUS_HOME, pointed at the twin."""
 
-    home: Path
     twin: Twin
     # One moto serves every test module: each home makes a key pair of its own.
     key_pair: str = field(default_factory=lambda: unique_name("key"))
 
     def env(self) -> dict[str, str]:
-        env = {**os.environ, **self.twin.exports()}
+        assert self.twin is not None, "TwinCli needs the twin"
+        env = {**super().env(), **self.twin.exports()}
         for name in (
             "AWS_PROFILE",
             "AWS_DEFAULT_PROFILE",
@@ -65,34 +56,7 @@ class TwinCli:
             "CLUSTEROUS_PROFILE",
         ):
             env.pop(name, None)
-        env.update({"CLUSTEROUS_HOME": str(self.home), "NO_COLOR": "1", "COLUMNS": "200"})
         return env
-
-    def __call__(self, *args: str, timeout: float = 600) -> Run:
-        done = subprocess.run(
-            [sys.executable, "-m", "clusterous", *args],
-            env=self.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(done.returncode, done.stdout, done.stderr)
-
-    def ok(self, *args: str, timeout: float = 600) -> Run:
-        result = self(*args, timeout=timeout)
-        assert result.returncode == 0, f"clusterous {' '.join(args)} failed:\n{result.output}"
-        return result
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "clusterous", *args],
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            stdin=subprocess.DEVNULL,
-        )
 
     def setup(self, *extra: str) -> Run:
         """An AWS profile 'aws' against the twin (``extra`` may name another key pair)."""
@@ -109,9 +73,6 @@ class TwinCli:
             *key,
             *extra,
         )
-
-    def status(self, name: str) -> dict[str, Any]:
-        return dict(json.loads(self.ok("status", name, "--json").stdout))
 
     def on(self, name: str, node: str, script: str) -> str:
         return self.ok("ssh", "--cluster", name, node, "--", "sh", "-c", f"'{script}'").stdout

@@ -21,14 +21,13 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from table import print_measures
+from timing import timed_cli as clusterous
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -38,22 +37,6 @@ from twin.core import Twin  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 TARGET_RATIO = 1.5
 REGION = "eu-west-1"
-
-
-def clusterous(env: dict[str, str], *args: str) -> float:
-    """Run one CLI command; return its wall time, fail loudly if it fails."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "clusterous", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return elapsed
 
 
 def cli_env(twin: Twin, home: Path) -> dict[str, str]:

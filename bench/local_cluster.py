@@ -20,34 +20,19 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
 from table import print_measures
+from timing import timed_cli
 
 TARGETS = {"create_1c_3w": 12.0, "add_node": 8.0, "destroy": 5.0}
 RESULTS = Path(__file__).parent / "results"
 
 
 def clusterous(home: Path, *args: str) -> float:
-    """Run one CLI command; return its wall time, fail loudly if it fails."""
-    env = {**os.environ, "CLUSTEROUS_HOME": str(home)}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "clusterous", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return elapsed
+    return timed_cli({**os.environ, "CLUSTEROUS_HOME": str(home)}, *args)
 
 
 def workers_profile(directory: Path, name: str, workers: int) -> Path:

@@ -24,7 +24,6 @@ import shutil
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -32,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from table import print_measures
+from timing import timed_cli
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "environments" / "busybox-web"
@@ -40,18 +40,7 @@ TARGETS = {"run_with_build": 20.0, "run_built": 10.0, "auto_on_new_node": 10.0}
 
 
 def clusterous(home: Path, *args: str, check: bool = True) -> float:
-    env = {**os.environ, "CLUSTEROUS_HOME": str(home)}
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "clusterous", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and done.returncode != 0:
-        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return time.perf_counter() - started
+    return timed_cli({**os.environ, "CLUSTEROUS_HOME": str(home)}, *args, check=check)
 
 
 def free_port() -> int:

@@ -165,6 +165,9 @@ def eligible_nodes(client: docker.DockerClient, group: str) -> int:
     return count
 
 
+SETTLE_SECONDS = 1.0
+
+
 def wait_running(
     client: docker.DockerClient,
     spec: ServiceSpec,
@@ -172,9 +175,15 @@ def wait_running(
     on_progress: Callable[[Progress], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
-    """Until every task of the component runs; a crash ends the wait at once."""
+    """Until every task of the component runs, and still does a moment later; a crash ends it.
+
+    Swarm reports a task "running" for a moment after its container has
+    already exited (a command that fails at once): only the same tasks seen
+    running again SETTLE_SECONDS later count as started.
+    """
     names = node_names(client)
     last: Progress | None = None
+    settled: tuple[float, frozenset[str]] | None = None  # when, and which tasks, ran
     while True:
         desired = eligible_nodes(client, spec.group) if spec.global_mode else spec.replicas
         views = tasks(client, spec.name, names)
@@ -185,7 +194,13 @@ def wait_running(
             on_progress(progress)
             last = progress
         if running >= desired and desired > 0:
-            return
+            ids = frozenset(t.id for t in views if t.state == "running")
+            if settled is None or settled[1] != ids:
+                settled = (time.monotonic(), ids)
+            elif time.monotonic() - settled[0] >= SETTLE_SECONDS:
+                return
+        else:
+            settled = None
         if time.monotonic() >= deadline:
             raise _timed_out(spec, progress, views)
         sleep(0.3)

@@ -36,7 +36,7 @@ def run(app: App, env_file: Path, cluster: str | None, timeout: float, yes: bool
     service.load(env_file)  # a bad file is refused before anything is asked or done
     current = service.running_environment(handle)
     if current and not yes:
-        confirm_replace(str(current.get("name")))
+        confirm_replace(current.name)
     run_environment(app, handle, env_file, timeout)
 
 

@@ -4,7 +4,7 @@ Each function takes a ClusterHandle (``manager.service.open_cluster``), opens
 one SSH session to the controller (pinned host key) and, where needed, the
 docker SDK on the controller's engine through it. Nothing here knows which
 provider made the cluster. The running environment and its tunnels are
-recorded in the cluster's state (``settings``) as soon as each exists.
+recorded in the cluster's state as soon as each exists.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from clusterous.engine.swarm import engine_client
 from clusterous.environments import tunnels
 from clusterous.environments.deploy import DeployPlan, plan_deploy
 from clusterous.environments.files import SharedVolume, Transfer, open_volume
-from clusterous.environments.tunnels import TunnelRecord
 from clusterous.errors import ClusterousError, InputError
 from clusterous.manager.lock import Warn, cluster_lock
 from clusterous.manager.report import Reporter
+from clusterous.records import EnvironmentRecord, TunnelRecord
 
 if TYPE_CHECKING:
     import docker
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from clusterous.manager.service import ClusterHandle
     from clusterous.remote.ssh import Session
 
-ENV_KEY = "environment"
 DEFAULT_RUN_TIMEOUT = 600.0
 QUIT_TIMEOUT = 30.0
 
@@ -66,9 +65,8 @@ def engine(handle: ClusterHandle) -> Iterator[tuple[Session, docker.DockerClient
             ) from problem
 
 
-def running_environment(handle: ClusterHandle) -> dict[str, Any] | None:
-    found = handle.state().settings.get(ENV_KEY)
-    return dict(found) if found else None
+def running_environment(handle: ClusterHandle) -> EnvironmentRecord | None:
+    return handle.state().environment
 
 
 def load(path: Path) -> Environment:
@@ -136,7 +134,7 @@ def refuse_host_network(environment: Environment, path: Path, provider: str) -> 
 
 
 def _check_tunnel_ports(handle: ClusterHandle, environment: Environment) -> None:
-    ours = {t.local_port for t in tunnels.recorded(handle.state().settings)}
+    ours = {t.local_port for t in handle.state().tunnels}
     for tunnel in environment.tunnels:
         if tunnel.local_port not in ours:
             tunnels.check_port(tunnel.local_port, tunnel.component)
@@ -188,18 +186,13 @@ def _replace_previous(
     from clusterous.environments import swarm_apps
 
     previous = running_environment(handle)
-    stopped = tunnels.stop_all(handle.state().settings)
+    stopped = tunnels.stop_all(handle.state().tunnels)
     removed = swarm_apps.remove_environment(
-        client, None, previous.get("network") if previous else None, deadline
+        client, None, previous.network if previous else None, deadline
     )
-    handle.ledger.update(_forget_environment)
+    handle.ledger.set_environment(None)
     if removed or stopped:
         reporter.done(f"stopped the previous environment ({', '.join(removed) or 'tunnels'})")
-
-
-def _forget_environment(state: Any) -> None:
-    state.settings.pop(ENV_KEY, None)
-    state.settings.pop(tunnels.SETTINGS_KEY, None)
 
 
 def _deploy(
@@ -230,14 +223,14 @@ def _deploy(
 def _record_environment(
     handle: ClusterHandle, plan: DeployPlan, path: Path, started: list[str]
 ) -> None:
-    record = {
-        "name": plan.environment,
-        "file": str(path.resolve()),
-        "network": plan.network,
-        "components": list(started),
-        "started_at": time.time(),
-    }
-    handle.ledger.update(lambda state: state.settings.__setitem__(ENV_KEY, record))
+    record = EnvironmentRecord(
+        name=plan.environment,
+        file=str(path.resolve()),
+        network=plan.network,
+        components=tuple(started),
+        started_at=time.time(),
+    )
+    handle.ledger.set_environment(record)
 
 
 # -- tunnels ----------------------------------------------------------------------
@@ -261,16 +254,7 @@ def _open_tunnels(
 def _start_tunnel(handle: ClusterHandle, wanted: TunnelRecord) -> TunnelRecord:
     log = handle.ledger.dir / f"tunnel-{wanted.local_port}.log"
     record = tunnels.start(handle.home.root, handle.name, wanted, log)
-
-    def put(state: Any) -> None:
-        kept = [
-            t
-            for t in state.settings.get(tunnels.SETTINGS_KEY, [])
-            if t["local_port"] != record.local_port
-        ]
-        state.settings[tunnels.SETTINGS_KEY] = [*kept, record.to_dict()]
-
-    handle.ledger.update(put)
+    handle.ledger.record_tunnel(record)
     return record
 
 
@@ -293,7 +277,7 @@ def component_address(client: docker.DockerClient, component: str) -> str:
 
 def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord, str]]:
     """Every recorded tunnel, re-opened when its process is gone: (record, "open"|"reopened")."""
-    records = tunnels.recorded(handle.state().settings)
+    records = handle.state().tunnels
     if not records:
         return []
     dead = [r for r in records if not tunnels.is_tunnel_process(r.pid)]
@@ -329,17 +313,18 @@ def _quit(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
     from clusterous.environments import swarm_apps
 
     state = handle.state()
-    running = state.settings.get(ENV_KEY) or {}
-    stopped = tunnels.stop_all(state.settings)
-    handle.ledger.update(lambda s: s.settings.pop(tunnels.SETTINGS_KEY, None))
+    running = state.environment
+    stopped = tunnels.stop_all(state.tunnels)
+    handle.ledger.forget_tunnels()
+    name = running.name if running else None
     if tunnel_only:
-        return QuitResult(running.get("name"), [], stopped)
+        return QuitResult(name, [], stopped)
     with engine(handle) as (_, client):
         removed = swarm_apps.remove_environment(
-            client, None, running.get("network"), time.monotonic() + QUIT_TIMEOUT
+            client, None, running.network if running else None, time.monotonic() + QUIT_TIMEOUT
         )
-    handle.ledger.update(_forget_environment)
-    return QuitResult(running.get("name"), removed, stopped)
+    handle.ledger.set_environment(None)
+    return QuitResult(name, removed, stopped)
 
 
 # -- observing --------------------------------------------------------------------

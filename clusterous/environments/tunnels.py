@@ -16,44 +16,16 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from clusterous.errors import ClusterousError, InputError
+from clusterous.records import TunnelRecord
 
 MODULE = "clusterous.environments.tunnel_process"
-SETTINGS_KEY = "tunnels"
 START_TIMEOUT = 20.0
-
-
-@dataclass(frozen=True)
-class TunnelRecord:
-    local_port: int
-    component: str
-    remote_host: str
-    remote_port: int
-    pid: int = 0
-    message: str | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://localhost:{self.local_port}"
-
-    def rendered_message(self) -> str:
-        text = self.message or f"{self.component}:{self.remote_port} is at {{url}}"
-        return text.format(url=self.url, port=self.local_port)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> TunnelRecord:
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
-
-
-def recorded(settings: dict[str, Any]) -> list[TunnelRecord]:
-    return [TunnelRecord.from_dict(raw) for raw in settings.get(SETTINGS_KEY, [])]
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -129,8 +101,8 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def stop_all(settings: dict[str, Any]) -> list[TunnelRecord]:
-    return [record for record in recorded(settings) if stop(record)]
+def stop_all(records: Sequence[TunnelRecord]) -> list[TunnelRecord]:
+    return [record for record in records if stop(record)]
 
 
 def answering(port: int) -> bool:
@@ -170,14 +142,7 @@ def start(
                 process.kill()
             raise _failed_to_start(record, log_path)
         time.sleep(0.05)
-    return TunnelRecord(
-        record.local_port,
-        record.component,
-        record.remote_host,
-        record.remote_port,
-        process.pid,
-        record.message,
-    )
+    return replace(record, pid=process.pid)
 
 
 def _failed_to_start(record: TunnelRecord, log_path: Path) -> ClusterousError:

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError
 from clusterous.home import Home, atomic_write
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
+from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.keys import KeyPair, generate_ed25519, write_private_key
 from clusterous.remote.ssh import Endpoint, KnownHosts, Session, connect
 

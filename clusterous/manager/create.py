@@ -18,12 +18,13 @@ from dataclasses import dataclass
 
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import NodeSlot, Prestarter, Provider
+from clusterous.records import ClusterState, GroupMarket
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class ClusterCreator:
                 self.ledger, self.plan.shared_volume_size, self.plan.shared_volume_id
             )
         login = self.access.new_login_key().public_openssh
-        self.ledger.update(lambda s: s.settings.update(groups=group_settings(self.plan.nodes)))
+        self.ledger.record_groups(group_markets(self.plan.nodes))
         with self._step("launching the controller"):
             self._launch([self.plan.controller], login, join_token="")
         self._start_ahead()
@@ -172,6 +173,6 @@ class ClusterCreator:
         return "everything made so far was removed"
 
 
-def group_settings(nodes: tuple[NodePlan, ...]) -> dict[str, dict[str, object]]:
+def group_markets(nodes: tuple[NodePlan, ...]) -> dict[str, GroupMarket]:
     """Per group, what add-nodes must launch alike later (market, fallback)."""
-    return {n.group: {"spot": n.spot, "spot_fallback": n.spot_fallback} for n in nodes}
+    return {n.group: GroupMarket(n.spot, n.spot_fallback) for n in nodes}

@@ -17,9 +17,6 @@ def destroy_cluster(
 ) -> SweepReport:
     state = ledger.load() if ledger.exists() else None
     if state is not None:
-        from clusterous.environments.tunnels import stop_all
-
-        stop_all(state.settings)  # the cluster's tunnel processes would only fail from now on
         ledger.set_status("destroying")
     report = provider.sweep(state, keep_volume, reporter.done)
     if not report.leftovers and ledger.dir.exists():

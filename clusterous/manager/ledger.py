@@ -8,162 +8,25 @@ cluster's lock file and lands with an atomic rename.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.home import Home, atomic_write, file_lock
+from clusterous.records import (
+    ClusterState,
+    DamagedState,
+    EnvironmentRecord,
+    GroupMarket,
+    NodeRecord,
+    ResourceRecord,
+    TunnelRecord,
+)
 
-SCHEMA_VERSION = 1
 DAMAGED_PREFIX = "state.json.damaged-"
-
-
-@dataclass
-class NodeRecord:
-    name: str
-    group: str
-    instance_type: str
-    instance_id: str
-    private_addr: str = ""
-    ssh_host: str = ""
-    ssh_port: int = 0
-    ready: bool = False
-
-    @property
-    def is_controller(self) -> bool:
-        return self.group == "controller"
-
-
-@dataclass
-class ResourceRecord:
-    kind: str  # network, shared-volume, node-volume, ...
-    id: str
-    name: str = ""
-    keep: bool = False  # brought by the user: never deleted
-
-
-@dataclass
-class ClusterState:
-    name: str
-    provider: str
-    profile: str
-    schema_version: int = SCHEMA_VERSION
-    status: str = "creating"  # creating, ready, failed, destroying
-    created_at: float = field(default_factory=time.time)
-    private_cidr: str = ""
-    settings: dict[str, Any] = field(default_factory=dict)
-    nodes: list[NodeRecord] = field(default_factory=list)
-    resources: list[ResourceRecord] = field(default_factory=list)
-
-    @property
-    def controller(self) -> NodeRecord | None:
-        return next((n for n in self.nodes if n.is_controller), None)
-
-    def node(self, name: str) -> NodeRecord:
-        for node in self.nodes:
-            if node.name == name:
-                return node
-        known = ", ".join(n.name for n in self.nodes) or "none"
-        raise NotFoundError(
-            f"no node named {name!r} in cluster {self.name!r}",
-            f"its nodes are: {known}",
-            f"see 'clusterous status {self.name}'",
-        )
-
-    def groups(self) -> dict[str, list[NodeRecord]]:
-        grouped: dict[str, list[NodeRecord]] = {}
-        for node in self.nodes:
-            if not node.is_controller:
-                grouped.setdefault(node.group, []).append(node)
-        return grouped
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, where: Path) -> ClusterState:
-        """The state in ``text``; DamagedState naming ``where`` if it is not one."""
-        name = where.parent.name
-        if not text.strip():
-            raise DamagedState(name, where, "the file is empty")
-        try:
-            raw = json.loads(text)
-        except ValueError as problem:
-            raise DamagedState(name, where, f"not valid JSON (cut short?): {problem}") from None
-        try:
-            return cls._from_dict(raw)
-        except (ValueError, TypeError, AttributeError) as problem:
-            raise DamagedState(name, where, str(problem)) from None
-
-    @classmethod
-    def _from_dict(cls, raw: Any) -> ClusterState:
-        if not isinstance(raw, dict):
-            raise ValueError(f"expected a JSON object, got {type(raw).__name__}")
-        if raw.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"schema_version {raw.get('schema_version')!r} is not supported")
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in raw.items() if k in known}
-        check_types(cls, values, "")
-        values["nodes"] = [
-            _record(NodeRecord, n, f"nodes[{i}]") for i, n in enumerate(raw.get("nodes", []))
-        ]
-        values["resources"] = [
-            _record(ResourceRecord, r, f"resources[{i}]")
-            for i, r in enumerate(raw.get("resources", []))
-        ]
-        return cls(**values)
-
-
-SIMPLE_TYPES: dict[str, tuple[type, ...]] = {
-    "str": (str,),
-    "int": (int,),
-    "float": (int, float),
-    "bool": (bool,),
-    "dict[str, Any]": (dict,),
-    "list[NodeRecord]": (list,),
-    "list[ResourceRecord]": (list,),
-}
-
-
-def check_types(cls: type, values: dict[str, Any], where: str) -> None:
-    """Refuse a field of the wrong JSON type, naming it (a bool is no int here)."""
-    for f in fields(cls):
-        if f.name not in values:
-            continue
-        wanted = SIMPLE_TYPES.get(str(f.type))
-        value = values[f.name]
-        wrong_bool = isinstance(value, bool) and bool not in (wanted or (bool,))
-        if wanted and (not isinstance(value, wanted) or wrong_bool):
-            raise TypeError(f"{where}{f.name}: expected {f.type}, got {value!r}")
-
-
-def _record(cls: type[Any], raw: Any, where: str) -> Any:
-    if not isinstance(raw, dict):
-        raise TypeError(f"{where}: expected a JSON object, got {raw!r}")
-    check_types(cls, raw, f"{where}.")
-    try:
-        return cls(**raw)
-    except TypeError as problem:
-        raise TypeError(f"{where}: {problem}") from None
-
-
-class DamagedState(ClusterousError):
-    """A state file that cannot be read: cut short, empty, not UTF-8, or not our schema."""
-
-    def __init__(self, cluster: str, path: Path, why: str) -> None:
-        super().__init__(
-            f"the state file of cluster {cluster!r} is damaged ({path})",
-            why,
-            f"rebuild it from the cluster with 'clusterous workon {cluster}', or remove the "
-            f"cluster with 'clusterous destroy {cluster}'; both set the damaged file aside first",
-        )
-        self.path = path
 
 
 class Ledger:
@@ -284,6 +147,39 @@ class Ledger:
 
     def set_status(self, status: str) -> None:
         self.update(lambda s: setattr(s, "status", status))
+
+    def record_groups(self, groups: Mapping[str, GroupMarket]) -> None:
+        self.update(lambda s: s.groups.update(groups))
+
+    def retire(self, node: NodeRecord, number: int) -> None:
+        """Remember a removed node's number: names are never reused in a group."""
+
+        def put(state: ClusterState) -> None:
+            state.retired[node.group] = max(state.retired.get(node.group, 0), number)
+
+        self.update(put)
+
+    def set_environment(self, environment: EnvironmentRecord | None) -> None:
+        """The running application; None forgets it together with its tunnels."""
+
+        def put(state: ClusterState) -> None:
+            state.environment = environment
+            if environment is None:
+                state.tunnels = []
+
+        self.update(put)
+
+    def record_tunnel(self, tunnel: TunnelRecord) -> None:
+        """A tunnel just started; it replaces any record of the same local port."""
+
+        def put(state: ClusterState) -> None:
+            kept = [t for t in state.tunnels if t.local_port != tunnel.local_port]
+            state.tunnels = [*kept, tunnel]
+
+        self.update(put)
+
+    def forget_tunnels(self) -> None:
+        self.update(lambda s: setattr(s, "tunnels", []))
 
     def remove(self) -> None:
         """Forget the cluster locally (after a complete destroy); keep set-aside damaged files."""

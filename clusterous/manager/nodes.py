@@ -14,8 +14,9 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.providers.base import NodeRequest, Provider
+from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair, generate_ed25519
 
 if TYPE_CHECKING:

@@ -21,8 +21,9 @@ from typing import Protocol
 from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.report import Reporter
+from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import HostKeyMismatch, Session, SSHUnavailable, connect
 
 BOOTSTRAP_LOG = "/var/log/clusterous-bootstrap.log"

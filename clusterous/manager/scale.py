@@ -9,19 +9,19 @@ Swarm and from the provider.
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import NodePlan, next_node_names
 from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
 from clusterous.providers.base import Provider
+from clusterous.records import ClusterState, GroupMarket, NodeRecord
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class ScaleContext:
 
 def choose_group(state: ClusterState, group: str | None) -> str:
     """The named group, or the obvious one: 'worker' if present, else the only group."""
-    groups = sorted(state.groups())
+    groups = sorted(state.node_groups())
     if group is not None:
         if group not in groups:
             raise NotFoundError(
@@ -72,9 +72,9 @@ def add_nodes(
     check_count(count)
     state = ctx.ledger.load()
     group = choose_group(state, group)
-    itype = instance_type or state.groups()[group][0].instance_type
+    itype = instance_type or state.node_groups()[group][0].instance_type
     ctx.provider.check_instance_types([itype])
-    retired = int(state.settings.get("retired_numbers", {}).get(group, 0))
+    retired = state.retired.get(group, 0)
     names = next_node_names((n.name for n in state.nodes), group, count, retired)
     deadline = ctx.clock() + ctx.timeout
     try:
@@ -91,10 +91,8 @@ def add_nodes(
 
 def _plans(state: ClusterState, group: str, names: list[str], itype: str) -> list[NodePlan]:
     """New nodes launched like their group was at create (spot or not)."""
-    market = state.settings.get("groups", {}).get(group, {})
-    spot = bool(market.get("spot", False))
-    fallback = str(market.get("spot_fallback", "on-demand"))
-    return [NodePlan(name, group, itype, spot, fallback) for name in names]
+    market = state.groups.get(group, GroupMarket())
+    return [NodePlan(name, group, itype, market.spot, market.spot_fallback) for name in names]
 
 
 def _launch(
@@ -119,7 +117,7 @@ def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecor
     check_count(count)
     state = ctx.ledger.load()
     group = choose_group(state, group)
-    members = sorted(state.groups()[group], key=_number, reverse=True)
+    members = sorted(state.node_groups()[group], key=_number, reverse=True)
     if count > len(members):
         raise InputError(
             f"group {group!r} has only {len(members)} node(s); cannot remove {count}",
@@ -145,15 +143,9 @@ def _forget(ctx: ScaleContext, nodes: list[NodeRecord], link: ControllerLink | N
     if link is not None:
         link.forget(nodes)
     for node in nodes:
-        ctx.ledger.update(functools.partial(_retire, node=node))
+        ctx.ledger.retire(node, _number(node))
         ctx.ledger.forget_node(node.name)
         ctx.access.known_hosts.remove(ctx.access.alias(node.name))
-
-
-def _retire(state: ClusterState, node: NodeRecord) -> None:
-    """Remember the highest number a group has used, so no later node takes it again."""
-    retired = state.settings.setdefault("retired_numbers", {})
-    retired[node.group] = max(int(retired.get(node.group, 0)), _number(node))
 
 
 def _number(node: NodeRecord) -> int:

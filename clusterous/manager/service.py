@@ -18,7 +18,7 @@ from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions, refuse_existing
 from clusterous.manager.current import resolve_cluster_name, set_current_cluster
 from clusterous.manager.destroy import destroy_cluster
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, cluster_lock, unheard
 from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, plan_cluster
 from clusterous.manager.report import Reporter
@@ -26,6 +26,7 @@ from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
 from clusterous.manager.status import ClusterStatus, cluster_status
 from clusterous.providers.base import Provider, SweepReport
 from clusterous.providers.factory import make_provider
+from clusterous.records import ClusterState, NodeRecord
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
@@ -210,6 +211,10 @@ def destroy(
     with cluster_lock(home, name, reporter.warn):
         profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)
         provider = _destroy_provider(home, name, profile_override, ledger)
+        if ledger.exists():
+            from clusterous.environments.tunnels import stop_all
+
+            stop_all(ledger.load().tunnels)  # they would only fail from now on
         report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
     if not report.leftovers:
         from clusterous.manager.current import current_cluster

@@ -16,8 +16,8 @@ from typing import Any
 from clusterous.engine.swarm import Swarm, SwarmNode, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, NodeRecord
 from clusterous.providers.base import NodeView, Provider
+from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
 
 

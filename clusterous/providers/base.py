@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
+from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
 if TYPE_CHECKING:

@@ -28,9 +28,10 @@ from clusterous.aws.keys import managed_key_path, new_private_key, public_key_of
 from clusterous.config import Config, Profile, save_config
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.providers.aws.provider import AwsProvider
 from clusterous.providers.factory import AMI_PARAMETER_VARIABLE
+from clusterous.records import ClusterState, NodeRecord
 
 REGION = "eu-west-1"
 CLUSTER = "lab"

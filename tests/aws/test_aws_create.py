@@ -29,10 +29,11 @@ from provider_fixtures import (
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions
-from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest, plan_cluster
 from clusterous.manager.report import SilentReporter
 from clusterous.providers.aws.provider import AwsProvider
+from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name

@@ -38,11 +38,12 @@ from test_aws_create import create
 from clusterous.aws.errors import AwsQuotaError
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
 from clusterous.providers.aws.ec2 import QuotaError, regular_zones
 from clusterous.providers.aws.iam import registry_policy
 from clusterous.providers.aws.provider import registry_endpoint
+from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

@@ -25,10 +25,11 @@ from test_aws_create import create
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.destroy import destroy_cluster
-from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.report import SilentReporter
 from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
 from clusterous.providers.base import SweepReport
+from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

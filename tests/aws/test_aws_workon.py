@@ -32,9 +32,10 @@ from clusterous.config import Config, Profile, save_config
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
 from clusterous.manager.service import workon
+from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
@@ -68,7 +69,7 @@ def comparable(state: ClusterState) -> dict[str, object]:
         ),
         "resources": sorted((r.kind, r.id, r.keep) for r in state.resources),
         "private_cidr": state.private_cidr,
-        "groups": state.settings.get("groups"),
+        "groups": state.groups,
     }
 
 

@@ -20,7 +20,8 @@ from clusterous.environments.tunnels import TunnelRecord
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord
+from clusterous.manager.ledger import Ledger
+from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.keys import generate_ed25519
 
 CLUSTER = "tun"

@@ -48,11 +48,6 @@ def test_the_message_fills_in_url_and_port() -> None:
     assert "http://localhost:7000" in TunnelRecord(7000, "web", "h", 80).rendered_message()
 
 
-def test_records_survive_the_state_round_trip() -> None:
-    record = TunnelRecord(8889, "notebook", "10.0.0.5", 8888, 1234, None)
-    assert tunnels.recorded({"tunnels": [record.to_dict()]}) == [record]
-
-
 def test_a_process_that_is_not_a_tunnel_is_never_signalled() -> None:
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import ClusterState, NodeRecord
+from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import KnownHosts
 
 

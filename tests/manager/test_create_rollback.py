@@ -15,7 +15,7 @@ from clusterous.errors import ClusterousError, ExitCode, Interrupted
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import default_groups, plan_cluster
 from clusterous.manager.report import SilentReporter
 from clusterous.providers.base import (
@@ -29,6 +29,7 @@ from clusterous.providers.base import (
     Role,
     SweepReport,
 )
+from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions
-from clusterous.manager.ledger import ClusterState, Ledger, NodeRecord, ResourceRecord
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import default_groups, plan_cluster
 from clusterous.manager.report import SilentReporter
 from clusterous.providers.base import (
@@ -28,6 +28,7 @@ from clusterous.providers.base import (
     Report,
     Role,
 )
+from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 
 TOKEN = "SWMTKN-1-sequence"
 

@@ -12,14 +12,9 @@ import pytest
 from clusterous.config import Config, Profile, save_config
 from clusterous.errors import InputError, NotFoundError
 from clusterous.home import Home
-from clusterous.manager.ledger import (
-    ClusterState,
-    DamagedState,
-    Ledger,
-    NodeRecord,
-    ResourceRecord,
-)
+from clusterous.manager.ledger import Ledger
 from clusterous.manager.service import set_aside_if_damaged
+from clusterous.records import ClusterState, DamagedState, NodeRecord, ResourceRecord
 
 
 @pytest.fixture
@@ -35,7 +30,7 @@ def test_each_record_is_on_disk_as_soon_as_it_is_made(ledger: Ledger) -> None:
     assert on_disk["resources"] == [
         {"kind": "network", "id": "n1", "name": "clusterous-demo", "keep": False}
     ]
-    assert on_disk["schema_version"] == 1
+    assert on_disk["schema_version"] == 2
     assert ledger.path.stat().st_mode & 0o777 == 0o600
 
 
@@ -93,7 +88,7 @@ def _whole(ledger: Ledger) -> str:
         (
             "schema_broken_missing_name",
             lambda whole: whole.replace('"name": "demo",', "").encode(),
-            "missing 1 required positional argument: 'name'",
+            "name: missing",
         ),
         (
             "schema_broken_other_cluster",
@@ -209,3 +204,24 @@ def test_a_readable_state_is_left_in_place(ledger: Ledger) -> None:
     warnings: list[str] = []
     assert set_aside_if_damaged(Home(ledger.dir.parents[1]), ledger, None, warnings.append) is None
     assert ledger.exists() and warnings == []
+
+
+def test_a_tunnel_replaces_the_record_of_its_port_and_forgetting_the_environment_drops_all(
+    ledger: Ledger,
+) -> None:
+    from clusterous.records import EnvironmentRecord, TunnelRecord
+
+    ledger.set_environment(EnvironmentRecord("web", "/e.yml", "net", ("master",)))
+    ledger.record_tunnel(TunnelRecord(8080, "master", "10.0.0.5", 80, pid=1))
+    ledger.record_tunnel(TunnelRecord(8081, "master", "10.0.0.5", 81, pid=2))
+    ledger.record_tunnel(TunnelRecord(8080, "master", "10.0.0.6", 80, pid=3))
+    assert [(t.local_port, t.pid) for t in ledger.load().tunnels] == [(8081, 2), (8080, 3)]
+    ledger.set_environment(None)
+    assert (ledger.load().environment, ledger.load().tunnels) == (None, [])
+
+
+def test_a_retired_number_only_ever_grows(ledger: Ledger) -> None:
+    node = NodeRecord("worker-4", "worker", "small", "w4")
+    ledger.retire(node, 4)
+    ledger.retire(node, 2)
+    assert ledger.load().retired == {"worker": 4}

@@ -73,7 +73,7 @@ def test_login_is_retried_while_the_node_still_shows_its_own_host_key(
 ) -> None:
     """Until user-data installs the pinned key, the node presents another: wait, never trust it."""
     from clusterous.manager import readiness as module
-    from clusterous.manager.ledger import ClusterState, NodeRecord
+    from clusterous.records import ClusterState, NodeRecord
     from clusterous.remote.ssh import HostKeyMismatch, SSHUnavailable
 
     clock = Clock()
@@ -103,7 +103,7 @@ def test_a_host_key_still_wrong_at_the_deadline_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from clusterous.manager import readiness as module
-    from clusterous.manager.ledger import ClusterState, NodeRecord
+    from clusterous.records import ClusterState, NodeRecord
     from clusterous.remote.ssh import HostKeyMismatch, SSHUnavailable
 
     def connect(*args: object, **kwargs: object) -> object:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from clusterous.engine.swarm import SwarmNode
-from clusterous.manager.ledger import NodeRecord
 from clusterous.manager.status import NodeStatus, display_order
 from clusterous.providers.base import NodeView
+from clusterous.records import NodeRecord
 
 
 def _merge(view: NodeView | None, swarm: SwarmNode | None, known: bool = True) -> NodeStatus:

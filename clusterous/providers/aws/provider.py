@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
 from clusterous.node.userdata import user_data
 from clusterous.providers.aws.clients import Clients
 from clusterous.providers.aws.ec2 import (
@@ -62,6 +61,7 @@ from clusterous.providers.base import (
     launches,
     record_nodes,
 )
+from clusterous.records import ClusterState, GroupMarket, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
 if TYPE_CHECKING:
@@ -677,9 +677,8 @@ class AwsProvider:
         state.private_cidr = next(iter(self.ec2.vpc_cidrs(cluster_filter(self.cluster))), "")
         state.nodes = sorted((adopted_node(i) for i in instances), key=lambda n: n.name)
         state.resources = self._found_resources(controller.id)
-        state.settings["groups"] = group_markets(instances)
-        if CLUSTER_ID_TAG in controller.tags:
-            state.settings["cluster_id"] = controller.tags[CLUSTER_ID_TAG]
+        state.groups = group_markets(instances)
+        state.cluster_id = controller.tags.get(CLUSTER_ID_TAG, "")
         self._host_keys = {node_name_of(i): i.tags[HOST_KEY_TAG] for i in instances}
         return state
 
@@ -774,16 +773,16 @@ def adopted_node(instance: Instance) -> NodeRecord:
     )
 
 
-def group_markets(instances: Sequence[Instance]) -> dict[str, dict[str, object]]:
+def group_markets(instances: Sequence[Instance]) -> dict[str, GroupMarket]:
     """Per node group, the market its launches asked for (what add-nodes repeats)."""
-    markets: dict[str, dict[str, object]] = {}
+    markets: dict[str, GroupMarket] = {}
     for instance in instances:
         group = instance.tags.get(GROUP_TAG, "")
         if group and group != "controller":
-            markets[group] = {
-                "spot": instance.tags.get(SPOT_TAG, str(instance.spot).lower()) == "true",
-                "spot_fallback": instance.tags.get(SPOT_FALLBACK_TAG, "on-demand"),
-            }
+            markets[group] = GroupMarket(
+                spot=instance.tags.get(SPOT_TAG, str(instance.spot).lower()) == "true",
+                spot_fallback=instance.tags.get(SPOT_FALLBACK_TAG, "on-demand"),
+            )
     return markets
 
 

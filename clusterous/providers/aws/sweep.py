@@ -15,10 +15,10 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError
-from clusterous.manager.ledger import ClusterState
 from clusterous.providers.aws.ec2 import Ec2, NetworkPieces, Volume
 from clusterous.providers.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.providers.base import Leftover, Report, SweepReport
+from clusterous.records import ClusterState
 
 if TYPE_CHECKING:
     from clusterous.providers.aws.provider import AwsProvider, Network

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, NodeRecord, ResourceRecord
 from clusterous.providers.base import (
     InstanceType,
     Leftover,
@@ -49,6 +48,7 @@ from clusterous.providers.local.node_container import (
     nocloud_seed,
     tar_of,
 )
+from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
 if TYPE_CHECKING:

@@ -14,8 +14,8 @@ import docker
 import pytest
 
 from clusterous.home import Home
-from clusterous.manager.ledger import ClusterState, ResourceRecord
 from clusterous.providers.local.provider import LocalProvider
+from clusterous.records import ClusterState, ResourceRecord
 
 
 class Recorded:

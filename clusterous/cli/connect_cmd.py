@@ -16,9 +16,9 @@ from clusterous.cli.context import App, pass_app
 @pass_app
 def connect(app: App, component: str, task: int | None, cluster: str | None) -> None:
     """Open a shell in a running container of COMPONENT (host keys pinned)."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import components
+    from clusterous.operations.handle import open_cluster
 
-    handle = manager.open_cluster(app.home, cluster, app.profile_override)
-    argv = service.connect_command(handle, component, task)
+    handle = open_cluster(app.home, cluster, app.profile_override)
+    argv = components.connect_command(handle, component, task)
     click.get_current_context().exit(subprocess.call(argv))

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import ConsoleReporter, table
+from clusterous.cli.render import ConsoleReporter, plan_table, run_summary
 
 
 @click.command()
@@ -38,27 +38,24 @@ def create(
     yes: bool,
 ) -> None:
     """Create a cluster, from PROFILE_FILE or the default (1 master, N workers)."""
-    from clusterous.manager import service
     from clusterous.manager.create import CreateOptions
+    from clusterous.operations import clusters
 
-    request = service.CreateRequest(profile_file, name, workers, provider)
-    plan, chosen = service.plan_create(app.home, app.profile_override, request)
-    title = f"Plan for cluster '{plan.name}' ({plan.provider})"
+    request = clusters.CreateRequest(profile_file, name, workers, provider)
+    planned = clusters.plan_create(app.home, app.profile_override, request)
     if dry_run:
-        columns = ["group", "type", "count", "image", "price"]
-        app.out.print(table(title, columns, plan.priced_rows(chosen)))
-        for line in chosen.describe_resources(plan.shared_volume_size, plan.shared_volume_id):
+        app.out.print(plan_table(planned, dry_run=True))
+        for line in planned.resources:
             app.out.print(f"  {line}")
         app.out.print("Dry run: nothing was created.")
         return
-    columns = ["group", "type", "count", "size", "price"]
-    app.err.print(table(title, columns, plan.rows(chosen)))
-    if plan.provider != "local" and not yes:
+    app.err.print(plan_table(planned, dry_run=False))
+    if planned.asks_first and not yes:
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)
-    state = service.create(
-        app.home, plan, chosen, reporter, CreateOptions(timeout, keep_on_failure)
-    )
+    options = CreateOptions(timeout, keep_on_failure)
+    created = clusters.create(app.home, planned, reporter, options, app.profile_override)
+    state = created.state
     app.out.print(
         f"Cluster [bold]{state.name}[/bold] is ready with {len(state.nodes)} nodes "
         f"({reporter.elapsed():.1f} s)."
@@ -67,9 +64,6 @@ def create(
         "Next: 'clusterous status' · 'clusterous ssh' · 'clusterous add-nodes 1' · "
         f"'clusterous destroy {state.name}'"
     )
-    if plan.environment_file:
-        from clusterous.cli.run_cmd import run_environment
-
-        app.out.print(f"Running the profile's environment {plan.environment_file}.")
-        handle = service.open_cluster(app.home, state.name, app.profile_override)
-        run_environment(app, handle, plan.environment_file, timeout)
+    if created.environment is not None:
+        for line in run_summary(created.environment, reporter.elapsed()):
+            app.out.print(line)

@@ -9,10 +9,10 @@ import click
 
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import ConsoleReporter
-from clusterous.errors import ClusterousError, InputError
+from clusterous.errors import InputError
 
 if TYPE_CHECKING:
-    from clusterous.manager.service import VolumeQuestion
+    from clusterous.operations.teardown import VolumeQuestion
 
 
 @click.command()
@@ -23,43 +23,33 @@ if TYPE_CHECKING:
 @pass_app
 def destroy(app: App, name: str | None, yes: bool, keep_volume: bool, delete_volume: bool) -> None:
     """Destroy cluster NAME (default: the current one), leaving nothing behind."""
-    from clusterous.manager import service
     from clusterous.manager.current import resolve_cluster_name
+    from clusterous.operations import teardown
 
     if keep_volume and delete_volume:
         raise InputError("--keep-volume and --delete-volume contradict each other")
     target = name or resolve_cluster_name(app.home, None)
     if not (keep_volume or delete_volume):
-        question = service.volume_question(app.home, target, app.profile_override)
+        question = teardown.volume_question(app.home, target, app.profile_override)
         keep_volume = question is not None and ask_keep_volume(target, question)
     if not yes:
         confirm_destroy(target, keep_volume)
     reporter = ConsoleReporter(app.err, app.verbose)
-    destroyed, report = service.destroy(
-        app.home, target, app.profile_override, keep_volume, reporter
-    )
-    for kept in report.kept:
+    done = teardown.destroy(app.home, target, app.profile_override, keep_volume, reporter)
+    for kept in done.kept:
         app.out.print(f"Kept: {kept}")
-    if report.leftovers:
-        left = ", ".join(f"{x.kind} {x.id}" for x in report.leftovers)
-        raise ClusterousError(
-            f"cluster {destroyed!r} is not entirely gone",
-            f"left: {left}",
-            f"run 'clusterous destroy {destroyed}' again",
-        )
-    if not report.removed and not report.kept:
-        app.out.print(f"Nothing to destroy: no trace of cluster '{destroyed}' is left.")
-        return
-    if report.kept:
+    if not done.removed and not done.kept:
+        app.out.print(f"Nothing to destroy: no trace of cluster '{done.name}' is left.")
+    elif done.kept:
         app.out.print(
-            f"Cluster [bold]{destroyed}[/bold] destroyed: nothing billable left but what "
+            f"Cluster [bold]{done.name}[/bold] destroyed: nothing billable left but what "
             f"was kept above ({reporter.elapsed():.1f} s)."
         )
-        return
-    app.out.print(
-        f"Cluster [bold]{destroyed}[/bold] destroyed: nothing of it is left, "
-        f"nothing billable left ({reporter.elapsed():.1f} s)."
-    )
+    else:
+        app.out.print(
+            f"Cluster [bold]{done.name}[/bold] destroyed: nothing of it is left, "
+            f"nothing billable left ({reporter.elapsed():.1f} s)."
+        )
 
 
 def ask_keep_volume(name: str, question: VolumeQuestion) -> bool:

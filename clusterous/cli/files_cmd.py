@@ -19,10 +19,10 @@ cluster_option = click.option("--cluster", help="Cluster name (default: current)
 
 
 def _volume(app: App, cluster: str | None) -> AbstractContextManager[SharedVolume]:
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import components
+    from clusterous.operations.handle import open_cluster
 
-    return service.volume(manager.open_cluster(app.home, cluster, app.profile_override))
+    return components.volume(open_cluster(app.home, cluster, app.profile_override))
 
 
 @click.command()

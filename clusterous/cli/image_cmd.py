@@ -20,12 +20,12 @@ cluster_option = click.option("--cluster", help="Cluster name (default: current)
 @pass_app
 def build_image(app: App, directory: Path, name: str, cluster: str | None) -> None:
     """Build DIRECTORY's Dockerfile on the controller; push it as registry:5000/NAME."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import components
+    from clusterous.operations.handle import open_cluster
 
-    handle = manager.open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override)
     printer = (lambda line: app.err.print(line, markup=False)) if app.verbose else (lambda _: None)
-    image = service.build_image(handle, directory, name, printer)
+    image = components.build_image(handle, directory, name, printer)
     app.out.print(f"Built and pushed {image}.")
 
 
@@ -36,10 +36,10 @@ def build_image(app: App, directory: Path, name: str, cluster: str | None) -> No
 @pass_app
 def image_info(app: App, name: str, as_json: bool, cluster: str | None) -> None:
     """Show what the cluster registry holds for image NAME (tags, digest, size, created)."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import components
+    from clusterous.operations.handle import open_cluster
 
-    info = service.image_info(manager.open_cluster(app.home, cluster, app.profile_override), name)
+    info = components.image_info(open_cluster(app.home, cluster, app.profile_override), name)
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
         return

@@ -15,8 +15,10 @@ from clusterous.cli.context import App, pass_app
 @pass_app
 def logs(app: App, component: str, follow: bool, tail: int | None, cluster: str | None) -> None:
     """Print COMPONENT's output, each line prefixed with its node."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import components
+    from clusterous.operations.handle import open_cluster
 
-    handle = manager.open_cluster(app.home, cluster, app.profile_override)
-    service.logs(handle, component, lambda node, line: click.echo(f"{node} | {line}"), follow, tail)
+    handle = open_cluster(app.home, cluster, app.profile_override)
+    components.logs(
+        handle, component, lambda node, line: click.echo(f"{node} | {line}"), follow, tail
+    )

@@ -18,13 +18,13 @@ from clusterous.errors import InputError
 @pass_app
 def quit_(app: App, cluster: str | None, tunnel_only: bool, yes: bool) -> None:
     """Stop the environment's services and tunnels (the cluster stays)."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import environments
+    from clusterous.operations.handle import open_cluster
 
-    handle = manager.open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override)
     if not yes and not tunnel_only:
         confirm_quit(handle.name)
-    result = service.quit_environment(
+    result = environments.quit_environment(
         handle, tunnel_only, ConsoleReporter(app.err, app.verbose).warn
     )
     ports = ", ".join(str(t.local_port) for t in result.tunnels) or "none"

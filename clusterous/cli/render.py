@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from clusterous.operations.clusters import PlannedCreate, PlannedGroup
+    from clusterous.operations.environments import RunResult
 
 
 class ConsoleReporter:
@@ -69,3 +74,52 @@ def size(nbytes: int) -> str:
             return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
         value /= 1024
     return f"{nbytes} B"
+
+
+def plan_table(planned: PlannedCreate, dry_run: bool) -> Table:
+    """The plan, a line per group: sizes before a create; images and the total on --dry-run."""
+    title = f"Plan for cluster '{planned.plan.name}' ({planned.plan.provider})"
+    if not dry_run:
+        rows = [
+            (g.group, g.instance_type, g.count, _node_size(g), _price(g)) for g in planned.groups
+        ]
+        return table(title, ["group", "type", "count", "size", "price"], rows)
+    priced = [
+        (g.group, g.instance_type, g.count, g.image, _price(g, spot_note=True))
+        for g in planned.groups
+    ]
+    lines = [None if g.hourly_price is None else g.hourly_price * g.count for g in planned.groups]
+    total = None if None in lines else sum(x for x in lines if x is not None)
+    nodes = sum(g.count for g in planned.groups)
+    priced.append(("total", "", nodes, "", _hourly(total)))
+    return table(title, ["group", "type", "count", "image", "price"], priced)
+
+
+def _node_size(group: PlannedGroup) -> str:
+    if group.cpus is None or group.memory_mib is None:
+        return "?"
+    return f"{group.cpus:g} CPU, {group.memory_mib / 1024:g} GiB"
+
+
+def _price(group: PlannedGroup, spot_note: bool = False) -> str:
+    line = None if group.hourly_price is None else group.hourly_price * group.count
+    text = _hourly(line)
+    if spot_note and group.spot and line:
+        text += " (on-demand price; spot costs less)"
+    return text
+
+
+def _hourly(price: float | None) -> str:
+    if price is None:
+        return "price unknown"
+    return "free" if price == 0 else f"${price:.4f}/h"
+
+
+def run_summary(result: RunResult, elapsed: float) -> list[str]:
+    """What ``run`` (or a create with an environment file) prints when the application is up."""
+    return [
+        f"Environment [bold]{result.environment}[/bold] is running: "
+        f"{', '.join(result.components)} ({elapsed:.1f} s).",
+        *(tunnel.rendered_message() for tunnel in result.tunnels),
+        "Next: 'clusterous status' · 'clusterous logs COMPONENT' · 'clusterous quit'",
+    ]

@@ -33,11 +33,11 @@ def add_nodes(
     timeout: float,
 ) -> None:
     """Add COUNT nodes to GROUP (default: 'worker')."""
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    handle = service.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
     reporter = ConsoleReporter(app.err, app.verbose)
-    added = service.grow(handle, reporter, count, group, instance_type, timeout)
+    added = clusters.grow(handle, reporter, count, group, instance_type, timeout)
     names = ", ".join(n.name for n in added)
     app.out.print(f"Added {names} to cluster {handle.name} ({reporter.elapsed():.1f} s).")
 
@@ -50,10 +50,10 @@ def add_nodes(
 @pass_app
 def rm_nodes(app: App, count: int, group: str | None, cluster: str | None, timeout: float) -> None:
     """Remove COUNT nodes from GROUP (default: 'worker'), moving their tasks first."""
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    handle = service.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
     reporter = ConsoleReporter(app.err, app.verbose)
-    removed = service.shrink(handle, reporter, count, group, timeout)
+    removed = clusters.shrink(handle, reporter, count, group, timeout)
     names = ", ".join(n.name for n in removed)
     app.out.print(f"Removed {names} from cluster {handle.name} ({reporter.elapsed():.1f} s).")

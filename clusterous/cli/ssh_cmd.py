@@ -22,9 +22,9 @@ def ssh(app: App, node: str, command: tuple[str, ...], cluster: str | None) -> N
     Host keys are pinned: the connection is refused if the node is not the one
     clusterous created. Example: clusterous ssh worker-1 -- df -h /data
     """
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    handle = service.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
     state = handle.state()
     argv = handle.access.ssh_command(state, state.node(node))
     if shutil.which("ssh") is None:

@@ -16,9 +16,9 @@ from clusterous.cli.render import duration, size, table
 @pass_app
 def status(app: App, name: str | None, as_json: bool) -> None:
     """Show the state of cluster NAME (default: the current cluster)."""
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    report = service.status(service.open_cluster(app.home, name, app.profile_override))
+    report = clusters.status(clusters.open_cluster(app.home, name, app.profile_override))
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return

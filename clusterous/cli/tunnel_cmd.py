@@ -13,11 +13,11 @@ from clusterous.cli.render import ConsoleReporter, table
 @pass_app
 def tunnel(app: App, cluster: str | None) -> None:
     """List the tunnels of the running environment; re-open those that died."""
-    from clusterous.environments import service
-    from clusterous.manager import service as manager
+    from clusterous.operations import environments
+    from clusterous.operations.handle import open_cluster
 
-    handle = manager.open_cluster(app.home, cluster, app.profile_override)
-    found = service.reopen_tunnels(handle, ConsoleReporter(app.err, app.verbose).warn)
+    handle = open_cluster(app.home, cluster, app.profile_override)
+    found = environments.reopen_tunnels(handle, ConsoleReporter(app.err, app.verbose).warn)
     if not found:
         app.out.print("No tunnels: the running environment has none, or none is running.")
         return

@@ -16,9 +16,9 @@ from clusterous.cli.render import table
 @pass_app
 def ls_volumes(app: App, as_json: bool) -> None:
     """List the shared volumes clusterous made in the AWS profile's region."""
-    from clusterous.manager import service
+    from clusterous.operations import volumes
 
-    found = service.list_volumes(app.home, app.profile_override)
+    found = volumes.list_volumes(app.home, app.profile_override)
     if as_json:
         click.echo(json.dumps([asdict(v) for v in found], indent=2))
         return
@@ -38,11 +38,11 @@ def ls_volumes(app: App, as_json: bool) -> None:
 @pass_app
 def rm_volume(app: App, volume_id: str, yes: bool) -> None:
     """Delete the kept shared volume VOLUME_ID and every file on it."""
-    from clusterous.manager import service
+    from clusterous.operations import volumes
 
     if not yes:
         click.confirm(f"Delete volume {volume_id} and every file on it?", abort=True)
-    removed = service.remove_volume(app.home, app.profile_override, volume_id)
+    removed = volumes.remove_volume(app.home, app.profile_override, volume_id)
     app.out.print(
         f"Deleted volume {removed.id} ({removed.size_gib} GiB, cluster {removed.cluster})."
     )

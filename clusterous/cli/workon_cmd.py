@@ -16,9 +16,9 @@ from clusterous.cli.render import ConsoleReporter, table
 @pass_app
 def workon(app: App, name: str) -> None:
     """Make NAME the current cluster; rebuild its local files from the cluster if lost."""
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    state = service.workon(
+    state = clusters.workon(
         app.home, name, app.profile_override, ConsoleReporter(app.err, app.verbose).warn
     )
     app.out.print(f"Working on cluster [bold]{state.name}[/bold] ({len(state.nodes)} nodes).")
@@ -29,9 +29,9 @@ def workon(app: App, name: str) -> None:
 @pass_app
 def ls_clusters(app: App, as_json: bool) -> None:
     """List the clusters on this machine and those found by label with the profile."""
-    from clusterous.manager import service
+    from clusterous.operations import clusters
 
-    found = service.list_clusters(app.home, app.profile_override)
+    found = clusters.list_clusters(app.home, app.profile_override)
     if as_json:
         click.echo(json.dumps([asdict(c) for c in found], indent=2))
         return

@@ -62,44 +62,6 @@ class ClusterPlan:
             grouped.setdefault(node.group, []).append(node)
         return grouped
 
-    def rows(self, provider: Provider) -> list[tuple[str, str, int, str, str]]:
-        """(group, type, count, cpu/memory, hourly price) per line, for display."""
-        types = provider.instance_types()
-        rows = []
-        lines = [("controller", [self.controller]), *self.groups().items()]
-        for group, members in lines:
-            itype = types.get(members[0].instance_type)
-            size = f"{itype.cpus:g} CPU, {itype.memory_mib / 1024:g} GiB" if itype else "?"
-            price = "price unknown"
-            if itype and itype.hourly_price == 0:
-                price = "free"
-            elif itype and itype.hourly_price is not None:
-                price = f"${itype.hourly_price * len(members):.4f}/h"
-            rows.append((group, members[0].instance_type, len(members), size, price))
-        return rows
-
-    def priced_rows(self, provider: Provider) -> list[tuple[str, str, int, str, str]]:
-        """(group, type, count, image, hourly price) per line, then the total (--dry-run)."""
-        prices = {n: t.hourly_price for n, t in provider.instance_types().items()}
-        rows = []
-        total: float | None = 0.0
-        for group, members in [("controller", [self.controller]), *self.groups().items()]:
-            itype = members[0].instance_type
-            hourly = prices.get(itype)
-            line = None if hourly is None else hourly * len(members)
-            total = None if total is None or line is None else total + line
-            price = "price unknown" if line is None else f"${line:.4f}/h"
-            if line == 0:
-                price = "free"
-            if line is not None and members[0].spot:
-                price += " (on-demand price; spot costs less)"
-            rows.append((group, itype, len(members), provider.image_of(itype), price))
-        total_text = "price unknown" if total is None else f"${total:.4f}/h"
-        if total == 0:
-            total_text = "free"
-        rows.append(("total", "", len(self.all_nodes), "", total_text))
-        return rows
-
 
 def plan_cluster(
     name: str,

@@ -34,7 +34,7 @@ from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
-from clusterous.manager.service import workon
+from clusterous.operations.clusters import workon
 from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws

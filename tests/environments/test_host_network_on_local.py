@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from clusterous.environments.service import load, refuse_host_network
+from clusterous.operations.environments import load, refuse_host_network
 from clusterous.errors import FileInputError
 
 ENV = """\

@@ -13,7 +13,7 @@ from clusterous.config import Config, Profile, save_config
 from clusterous.errors import InputError, NotFoundError
 from clusterous.home import Home
 from clusterous.manager.ledger import Ledger
-from clusterous.manager.service import set_aside_if_damaged
+from clusterous.operations.teardown import set_aside_if_damaged
 from clusterous.records import ClusterState, DamagedState, NodeRecord, ResourceRecord
 
 

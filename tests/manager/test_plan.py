@@ -55,12 +55,19 @@ def test_reserved_or_odd_group_names_are_refused(provider: LocalProvider, name: 
         plan_cluster("c", provider, "local", [GroupRequest(name, None, 1)])
 
 
-def test_rows_show_each_group_with_its_size_and_a_free_price(provider: LocalProvider) -> None:
+def test_the_planned_groups_show_each_group_with_its_size_and_price(
+    provider: LocalProvider,
+) -> None:
+    from clusterous.operations.clusters import planned_groups
+
     plan = plan_cluster("c", provider, "local", default_groups(2, None, None))
-    assert plan.rows(provider) == [
-        ("controller", "medium", 1, "2 CPU, 2 GiB", "free"),
-        ("master", "small", 1, "1 CPU, 1 GiB", "free"),
-        ("worker", "small", 2, "1 CPU, 1 GiB", "free"),
+    assert [
+        (g.group, g.instance_type, g.count, g.cpus, g.memory_mib, g.hourly_price)
+        for g in planned_groups(plan, provider)
+    ] == [
+        ("controller", "medium", 1, 2, 2048, 0.0),
+        ("master", "small", 1, 1, 1024, 0.0),
+        ("worker", "small", 2, 1, 1024, 0.0),
     ]
 
 

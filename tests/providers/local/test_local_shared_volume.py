@@ -106,7 +106,7 @@ def test_without_a_terminal_destroy_keeps_a_local_volume_and_refuses_for_aws(
 ) -> None:
     from clusterous.cli.destroy_cmd import ask_keep_volume
     from clusterous.errors import InputError
-    from clusterous.manager.service import VolumeQuestion
+    from clusterous.operations.teardown import VolumeQuestion
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert ask_keep_volume("c1", VolumeQuestion("/home/u/volumes/c1", free_to_keep=True))

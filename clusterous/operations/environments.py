@@ -1,16 +1,16 @@
-"""The environment operations the CLI calls: run, quit, tunnel, logs, connect, images, files.
+"""Environment use cases: run an environment file, quit it, keep its tunnels open.
 
-Each function takes a ClusterHandle (``manager.service.open_cluster``), opens
-one SSH session to the controller (pinned host key) and, where needed, the
-docker SDK on the controller's engine through it. Nothing here knows which
-provider made the cluster. The running environment and its tunnels are
-recorded in the cluster's state as soon as each exists.
+Each function takes a ClusterHandle (``operations.clusters.open_cluster``),
+opens one SSH session to the controller (pinned host key) and the docker SDK
+on the controller's engine through it. Nothing here knows which provider made
+the cluster. The running environment and its tunnels are recorded in the
+cluster's state as soon as each exists.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +19,17 @@ from typing import TYPE_CHECKING, Any
 from clusterous.engine.swarm import engine_client
 from clusterous.environments import tunnels
 from clusterous.environments.deploy import DeployPlan, plan_deploy
-from clusterous.environments.files import SharedVolume, Transfer, open_volume
+from clusterous.environments.files import Transfer, open_volume
 from clusterous.errors import ClusterousError, InputError
 from clusterous.manager.lock import Warn, cluster_lock
 from clusterous.manager.report import Reporter
+from clusterous.operations.handle import ClusterHandle, open_cluster
 from clusterous.records import EnvironmentRecord, TunnelRecord
 
 if TYPE_CHECKING:
     import docker
 
     from clusterous.formats import Environment
-    from clusterous.manager.service import ClusterHandle
     from clusterous.remote.ssh import Session
 
 DEFAULT_RUN_TIMEOUT = 600.0
@@ -84,13 +84,21 @@ def run(
     handle: ClusterHandle, path: Path, reporter: Reporter, timeout: float = DEFAULT_RUN_TIMEOUT
 ) -> RunResult:
     """Copy, build, deploy in dependency order, then open the tunnels."""
+    with cluster_lock(handle.home, handle.name, reporter.warn):
+        return run_locked(handle, path, reporter, timeout)
+
+
+def run_locked(
+    handle: ClusterHandle, path: Path, reporter: Reporter, timeout: float = DEFAULT_RUN_TIMEOUT
+) -> RunResult:
+    """``run`` for a caller that already holds the cluster's lock (create)."""
     from clusterous.environments import images, swarm_apps
 
     environment = load(path)
     refuse_host_network(environment, path, handle.provider.name)
     deadline = time.monotonic() + timeout
     result = RunResult(environment.name, [])
-    with cluster_lock(handle.home, handle.name, reporter.warn), engine(handle) as (session, client):
+    with engine(handle) as (session, client):
         plan = plan_deploy(environment, swarm_apps.group_cpus(client))
         _check_tunnel_ports(handle, environment)
         result.files = _copy(session, environment, reporter)
@@ -327,107 +335,6 @@ def _quit(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
     return QuitResult(name, removed, stopped)
 
 
-# -- observing --------------------------------------------------------------------
-
-
-def logs(
-    handle: ClusterHandle,
-    component: str,
-    on_line: Callable[[str, str], None],
-    follow: bool = False,
-    tail: int | None = None,
-) -> None:
-    """Every task's output, each line with the node it came from."""
-    from clusterous.environments import logs as log_lines
-    from clusterous.environments import swarm_apps
-
-    with engine(handle) as (_, client):
-        require_component(client, component)
-        names = swarm_apps.node_names(client)
-        for node, line in log_lines.stream(client, component, names, follow, tail):
-            on_line(node, line)
-
-
-def require_component(client: docker.DockerClient, component: str) -> None:
-    from clusterous.environments import swarm_apps
-
-    names = sorted(s.name for s in swarm_apps.services_of(client))
-    if component not in names:
-        raise InputError(
-            f"no component named {component!r} is running",
-            f"running: {', '.join(names)}" if names else "no environment is running",
-            "see 'clusterous status'; start one with 'clusterous run ENV_FILE'",
-        )
-
-
-def connect_command(handle: ClusterHandle, component: str, task: int | None) -> list[str]:
-    """The ssh command line for an interactive shell in one of the component's containers."""
-    from clusterous.environments import swarm_apps
-
-    with engine(handle) as (_, client):
-        require_component(client, component)
-        running = [
-            t
-            for t in swarm_apps.tasks(client, component, swarm_apps.node_names(client))
-            if t.state == "running" and t.container_id
-        ]
-    running.sort(key=lambda t: (t.node, t.id))
-    if not running:
-        raise ClusterousError(f"component {component!r} has no running container", None, None)
-    if task is None and len(running) > 1:
-        choices = ", ".join(f"{i + 1} ({t.node})" for i, t in enumerate(running))
-        raise InputError(
-            f"component {component!r} runs {len(running)} containers",
-            f"choose one with --task: {choices}",
-        )
-    index = (task or 1) - 1
-    if not 0 <= index < len(running):
-        raise InputError(f"--task must be between 1 and {len(running)}, got {task}")
-    chosen = running[index]
-    state = handle.state()
-    ssh = handle.access.ssh_command(state, state.node(chosen.node))
-    return [ssh[0], "-t", *ssh[1:], exec_shell(chosen.container_id)]
-
-
-def exec_shell(container_id: str) -> str:
-    """bash when the image has it, else sh."""
-    return (
-        f"docker exec -it {container_id} sh -c 'command -v bash >/dev/null && exec bash || exec sh'"
-    )
-
-
-# -- images -------------------------------------------------------------------------
-
-
-def build_image(
-    handle: ClusterHandle, directory: Path, name: str, on_line: Callable[[str], None]
-) -> str:
-    from clusterous.environments import images
-
-    with engine(handle) as (_, client):
-        return images.build_and_push(client, directory, name, on_line, force=True).image
-
-
-def image_info(handle: ClusterHandle, name: str) -> Any:
-    from clusterous.environments import registry
-
-    with controller(handle) as session, session.forward("127.0.0.1", 5000) as forward:
-        return registry.describe(f"http://127.0.0.1:{forward.port}", name)
-
-
-# -- shared volume ------------------------------------------------------------------
-
-
-@contextmanager
-def volume(handle: ClusterHandle) -> Iterator[SharedVolume]:
-    with controller(handle) as session:
-        shared = open_volume(session.transport)
-        try:
-            yield shared
-        finally:
-            shared.sftp.close()
-
-
 # -- finding the cluster ------------------------------------------------------------
 
 
@@ -435,10 +342,8 @@ def cluster_for_run(
     home: Any, cluster: str | None, profile_override: str | None, path: Path
 ) -> ClusterHandle:
     """The cluster to run on; without one, say how to create a cluster for this file."""
-    from clusterous.manager import service as manager
-
     try:
-        return manager.open_cluster(home, cluster, profile_override)
+        return open_cluster(home, cluster, profile_override)
     except InputError as problem:
         if home.cluster_names() and cluster is None:
             raise

@@ -1,0 +1,1 @@
+"""Use cases: what each command does, with its policies; the CLI parses, calls one, renders."""

@@ -1,0 +1,288 @@
+"""Cluster use cases the CLI calls: plan and create, open, status, scale, take over, list.
+
+Commands pass plain values in and get plain results back to render; every
+collaborator (ledger, provider, access, lock) is built here, and so is every
+policy: which profile, what follows a create, what needs confirming. Nothing
+below this layer knows of the others' existence (environments, tunnels).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home, check_cluster_name
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.create import ClusterCreator, CreateOptions, refuse_existing
+from clusterous.manager.current import set_current_cluster
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.lock import Warn, cluster_lock, unheard
+from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, plan_cluster
+from clusterous.manager.report import Reporter
+from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
+from clusterous.manager.status import ClusterStatus, cluster_status
+from clusterous.operations.environments import RunResult, run_locked
+from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
+from clusterous.providers.base import Provider
+from clusterous.providers.factory import make_provider
+from clusterous.records import ClusterState, NodeRecord
+
+DEFAULT_CLUSTER_NAME = "my-cluster"
+DEFAULT_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    profile_file: Path | None = None
+    name: str | None = None
+    workers: int | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedGroup:
+    """One line of a plan as the user sees it before anything is made."""
+
+    group: str
+    instance_type: str
+    count: int
+    cpus: float | None  # None: a type the provider does not describe
+    memory_mib: int | None
+    image: str
+    hourly_price: float | None  # per node; None: unknown, never guessed
+    spot: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedCreate:
+    plan: ClusterPlan
+    provider: Provider
+    groups: list[PlannedGroup]
+    resources: list[str]  # what besides the nodes a create would make, one line each
+
+    @property
+    def asks_first(self) -> bool:
+        """Whether to confirm: a local cluster costs nothing and goes away in seconds."""
+        return self.plan.provider != "local"
+
+
+def plan_create(home: Home, profile_override: str | None, request: CreateRequest) -> PlannedCreate:
+    """The plan of a create, with what it will cost; nothing is made."""
+    plan, provider = _plan(home, profile_override, request)
+    refuse_existing(plan.name, Ledger(home, plan.name), provider)
+    resources = provider.describe_resources(plan.shared_volume_size, plan.shared_volume_id)
+    return PlannedCreate(plan, provider, planned_groups(plan, provider), resources)
+
+
+def planned_groups(plan: ClusterPlan, provider: Provider) -> list[PlannedGroup]:
+    types = provider.instance_types()
+    lines = [("controller", [plan.controller]), *plan.groups().items()]
+    planned = []
+    for group, members in lines:
+        name = members[0].instance_type
+        known = types.get(name)
+        planned.append(
+            PlannedGroup(
+                group,
+                name,
+                len(members),
+                known.cpus if known else None,
+                known.memory_mib if known else None,
+                provider.image_of(name),
+                known.hourly_price if known else None,
+                members[0].spot,
+            )
+        )
+    return planned
+
+
+def _plan(
+    home: Home, profile_override: str | None, request: CreateRequest
+) -> tuple[ClusterPlan, Provider]:
+    if request.workers is not None and request.workers < 0:
+        raise InputError(f"--workers must be 0 or more, got {request.workers}")
+    if request.profile_file is None:
+        name = check_cluster_name(request.name or DEFAULT_CLUSTER_NAME)
+        groups = default_groups(
+            request.workers if request.workers is not None else DEFAULT_WORKERS, None, None
+        )
+        profile = choose_profile(home, profile_override, request.provider)
+        provider = make_provider(profile, name, home)
+        plan = plan_cluster(name, provider, profile.name, groups)
+    else:
+        plan, provider = _plan_from_file(home, profile_override, request)
+    return plan, provider
+
+
+def _plan_from_file(
+    home: Home, profile_override: str | None, request: CreateRequest
+) -> tuple[ClusterPlan, Provider]:
+    from clusterous.formats import load_cluster_profile
+
+    assert request.profile_file is not None
+    spec = load_cluster_profile(request.profile_file)
+    name = check_cluster_name(request.name or spec.name)
+    groups = [
+        GroupRequest(g, group.type, group.count, group.spot, group.spot_fallback)
+        for g, group in spec.node_groups.items()
+    ]
+    if request.workers is not None:
+        groups = _override_workers(groups, request.workers)
+    profile = choose_profile(home, profile_override, request.provider or spec.provider)
+    provider = make_provider(profile, name, home)
+    plan = plan_cluster(
+        name,
+        provider,
+        profile.name,
+        groups,
+        spec.controller_type,
+        spec.shared_volume_size,
+        spec.shared_volume_id,
+        spec.environment_file,
+    )
+    return plan, provider
+
+
+def _override_workers(groups: list[GroupRequest], workers: int) -> list[GroupRequest]:
+    if not any(g.name == "worker" for g in groups):
+        raise InputError(
+            "--workers sets the size of the 'worker' group, and this profile has none",
+            f"its groups are: {', '.join(g.name for g in groups)}",
+            "edit the counts in the profile instead",
+        )
+    return [replace(g, count=workers) if g.name == "worker" else g for g in groups]
+
+
+@dataclass(frozen=True)
+class Created:
+    state: ClusterState
+    environment: RunResult | None = None  # the profile's environment_file, run after create
+
+
+def create(
+    home: Home,
+    planned: PlannedCreate,
+    reporter: Reporter,
+    options: CreateOptions,
+    profile_override: str | None = None,
+) -> Created:
+    """Make the cluster; then run the profile's environment file, under the same lock."""
+    plan, provider = planned.plan, planned.provider
+    ledger = Ledger(home, plan.name)
+    creator = ClusterCreator(
+        plan, provider, ledger, ClusterAccess.of(home, plan.name), reporter, options
+    )
+    with cluster_lock(home, plan.name, reporter.warn):
+        state = creator.create()
+        set_current_cluster(home, plan.name)
+        if plan.environment_file is None:
+            return Created(state)
+        reporter.step(f"running the profile's environment {plan.environment_file}")
+        handle = open_cluster(home, state.name, profile_override)
+        return Created(state, run_locked(handle, plan.environment_file, reporter, options.timeout))
+
+
+def status(handle: ClusterHandle) -> ClusterStatus:
+    return cluster_status(handle.state(), handle.provider, handle.access)
+
+
+def scale_context(handle: ClusterHandle, reporter: Reporter, timeout: float) -> ScaleContext:
+    return ScaleContext(handle.provider, handle.ledger, handle.access, reporter, timeout)
+
+
+def grow(
+    handle: ClusterHandle,
+    reporter: Reporter,
+    count: int,
+    group: str | None,
+    itype: str | None,
+    timeout: float,
+) -> list[NodeRecord]:
+    with cluster_lock(handle.home, handle.name, reporter.warn):
+        return add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
+
+
+def shrink(
+    handle: ClusterHandle, reporter: Reporter, count: int, group: str | None, timeout: float
+) -> list[NodeRecord]:
+    with cluster_lock(handle.home, handle.name, reporter.warn):
+        return rm_nodes(scale_context(handle, reporter, timeout), group, count)
+
+
+def workon(
+    home: Home, name: str, profile_override: str | None, warn: Warn = unheard
+) -> ClusterState:
+    """Make a cluster the current one; rebuild its local files from the cluster if lost.
+
+    A damaged state file is set aside (and said so) and rebuilt like a lost one.
+    """
+    name = check_cluster_name(name)
+    ledger = Ledger(home, name)
+    if not ledger.exists() or ledger.is_damaged():
+        with cluster_lock(home, name, warn):
+            from clusterous.operations.teardown import set_aside_if_damaged
+
+            profile_override = set_aside_if_damaged(home, ledger, profile_override, warn)
+            if not ledger.exists():
+                _adopt(home, name, profile_override, ledger)
+    set_current_cluster(home, name)
+    return ledger.load()
+
+
+def _adopt(home: Home, name: str, profile_override: str | None, ledger: Ledger) -> None:
+    profile = choose_profile(home, profile_override, None)
+    provider = make_provider(profile, name, home)
+    if name not in provider.list_clusters():
+        raise ClusterousError(
+            f"no cluster named {name!r} found with profile {profile.name!r}",
+            None,
+            "see 'clusterous ls-clusters'; pick the right profile with --profile",
+        )
+    access = ClusterAccess.of(home, name)
+    state = provider.adopt(access.login_key_for(profile))
+    state.profile = profile.name
+    for node in state.nodes:
+        access.known_hosts.add(access.alias(node.name), provider.host_public_key(node.name))
+    ledger.create(state)
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    name: str
+    provider: str
+    status: str
+    nodes: int
+    current: bool
+    local_files: bool
+
+
+def list_clusters(home: Home, profile_override: str | None) -> list[ClusterListing]:
+    from clusterous.manager.current import current_cluster
+
+    current = current_cluster(home)
+    rows: dict[str, ClusterListing] = {}
+    for name in home.cluster_names():
+        rows[name] = _local_listing(Ledger(home, name), name == current)
+    profile = choose_profile(home, profile_override, None)
+    found = make_provider(profile, "listing", home).list_clusters()
+    for name, count in found.items():
+        if name in rows:
+            rows[name] = ClusterListing(
+                name, rows[name].provider, rows[name].status, count, name == current, True
+            )
+        else:
+            rows[name] = ClusterListing(
+                name, profile.provider, "not on this machine", count, False, False
+            )
+    return [rows[n] for n in sorted(rows)]
+
+
+def _local_listing(ledger: Ledger, current: bool) -> ClusterListing:
+    if ledger.is_damaged():
+        status = f"state file damaged: 'clusterous workon {ledger.name}' rebuilds it"
+        return ClusterListing(ledger.name, "?", status, 0, current, True)
+    state = ledger.load()
+    return ClusterListing(
+        ledger.name, state.provider, state.status, len(state.nodes), current, True
+    )

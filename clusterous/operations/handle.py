@@ -1,0 +1,71 @@
+"""An existing cluster, opened: its ledger, access and provider, chosen by profile.
+
+Every use case that acts on a cluster starts from ``open_cluster``; the
+profile rules (the one asked for, else the one the cluster was made with, of
+the right provider) live here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clusterous.errors import InputError
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.current import resolve_cluster_name
+from clusterous.manager.ledger import Ledger
+from clusterous.providers.base import Provider
+from clusterous.providers.factory import make_provider
+from clusterous.records import ClusterState
+
+if TYPE_CHECKING:
+    from clusterous.config import Profile
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """Everything needed to act on one existing cluster."""
+
+    name: str
+    home: Home
+    ledger: Ledger
+    access: ClusterAccess
+    provider: Provider
+
+    def state(self) -> ClusterState:
+        return self.ledger.load()
+
+
+def choose_profile(home: Home, override: str | None, provider: str | None) -> Profile:
+    """The configuration profile to use; ``--provider`` picks one of that provider."""
+    from clusterous.config import load_config
+
+    config = load_config(home)
+    profile = config.get(override) if override else config.current()
+    if provider is None or provider == profile.provider:
+        return profile
+    matching = [p for p in config.profiles.values() if p.provider == provider]
+    if not matching:
+        raise InputError(
+            f"no configuration profile uses the {provider} provider",
+            None,
+            "run 'clusterous setup' to configure AWS" if provider == "aws" else None,
+        )
+    return matching[0]
+
+
+def open_cluster(home: Home, name: str | None, profile_override: str | None) -> ClusterHandle:
+    """An existing cluster known to this machine, with the provider it was made with."""
+    from clusterous.config import load_config
+
+    name = resolve_cluster_name(home, name)
+    ledger = Ledger(home, name)
+    state = ledger.load()
+    config = load_config(home)
+    wanted = profile_override or state.profile
+    profile = config.get(wanted) if wanted in config.profiles else config.current()
+    if profile.provider != state.provider:
+        profile = choose_profile(home, None, state.provider)
+    provider = make_provider(profile, name, home)
+    return ClusterHandle(name, home, ledger, ClusterAccess.of(home, name), provider)

@@ -1,0 +1,142 @@
+"""Destroying a cluster: what to ask first, the sweep, and what counts as done.
+
+Works when the local files are gone or damaged: a damaged state file is set
+aside (and said so), and the cluster is swept by label or tag as if its files
+were gone. A destroy that leaves anything behind is a failure naming it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clusterous.errors import ClusterousError
+from clusterous.home import Home, check_cluster_name
+from clusterous.manager.current import current_cluster, resolve_cluster_name, set_current_cluster
+from clusterous.manager.destroy import destroy_cluster
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.lock import Warn, cluster_lock
+from clusterous.manager.report import Reporter
+from clusterous.operations.handle import choose_profile, open_cluster
+from clusterous.providers.base import Leftover, Provider, SweepReport
+from clusterous.providers.factory import make_provider
+
+PROFILE_IN_STATE = re.compile(r'"profile"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"')
+
+
+@dataclass(frozen=True)
+class Destroyed:
+    name: str
+    removed: list[str]
+    kept: list[str]  # what the user keeps on purpose (a shared volume)
+
+
+def destroy(
+    home: Home,
+    name: str | None,
+    profile_override: str | None,
+    keep_volume: bool,
+    reporter: Reporter,
+) -> Destroyed:
+    """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it."""
+    name = check_cluster_name(name or resolve_cluster_name(home, None))
+    ledger = Ledger(home, name)
+    with cluster_lock(home, name, reporter.warn):
+        profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)
+        provider = _destroy_provider(home, name, profile_override, ledger)
+        if ledger.exists():
+            from clusterous.environments.tunnels import stop_all
+
+            stop_all(ledger.load().tunnels)  # they would only fail from now on
+        report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
+    if report.leftovers:
+        raise not_all_gone(name, report)
+    if current_cluster(home) in (None, name):
+        set_current_cluster(home, None)
+    return Destroyed(name, report.removed, report.kept)
+
+
+def _leftover(item: Leftover) -> str:
+    return f"{item.kind} {item.id}" + (f" ({item.why})" if item.why else "")
+
+
+def not_all_gone(name: str, report: SweepReport) -> ClusterousError:
+    left = ", ".join(
+        f"{x.kind} {x.id}" + (f" ({x.why})" if x.why else "") for x in report.leftovers
+    )
+    kept = f"; kept on purpose: {', '.join(report.kept)}" if report.kept else ""
+    return ClusterousError(
+        f"cluster {name!r} is not entirely gone",
+        f"left: {left}{kept}",
+        f"run 'clusterous destroy {name}' again",
+    )
+
+
+def _destroy_provider(
+    home: Home, name: str, profile_override: str | None, ledger: Ledger
+) -> Provider:
+    """The provider the cluster was made with, or the profile's when the ledger is gone."""
+    if ledger.exists() and not ledger.is_damaged():
+        return open_cluster(home, name, profile_override).provider
+    return make_provider(choose_profile(home, profile_override, None), name, home)
+
+
+@dataclass(frozen=True)
+class VolumeQuestion:
+    """A shared volume a destroy would delete, worth asking the user about."""
+
+    volume: str
+    free_to_keep: bool  # a directory on this machine: keeping it costs nothing
+
+
+def volume_question(home: Home, name: str, profile_override: str | None) -> VolumeQuestion | None:
+    """The shared volume a destroy of ``name`` would delete, when it is worth asking about.
+
+    AWS volumes hold files and cost money; a local shared directory is asked
+    about only when it holds files. None when there is nothing to ask.
+    """
+    name = check_cluster_name(name)
+    ledger = Ledger(home, name)
+    provider = _destroy_provider(home, name, profile_override, ledger)
+    ask = getattr(provider, "shared_volume_question", None)
+    if ask is None:
+        return None
+    state = ledger.load() if ledger.exists() and not ledger.is_damaged() else None
+    volume: str | None = ask(state)
+    if volume is None:
+        return None
+    return VolumeQuestion(volume, free_to_keep=provider.name == "local")
+
+
+def set_aside_if_damaged(
+    home: Home, ledger: Ledger, profile_override: str | None, warn: Warn
+) -> str | None:
+    """Move an unreadable state file out of the way, so cleanup and rebuild can go on.
+
+    Returns the profile to go on with: the one asked for, else the one the
+    damaged file still names, else None (the current one, said so: a cluster
+    made with another profile would not be found with it).
+    """
+    damage = ledger.is_damaged()
+    if damage is None:
+        return profile_override
+    text = ledger.path.read_bytes().decode("utf-8", "replace")
+    aside = ledger.set_aside()
+    warn(f"{damage.what}: {damage.why}; it was set aside as {aside}")
+    return profile_override or _profile_named_in(home, text, warn)
+
+
+def _profile_named_in(home: Home, damaged_text: str, warn: Warn) -> str | None:
+    from clusterous.config import load_config
+
+    found = PROFILE_IN_STATE.search(damaged_text)
+    named = found[1] if found else None
+    if named and named in load_config(home).profiles:
+        warn(f"going on with profile {named!r}, which the damaged file names")
+        return named
+    unknown = f"names profile {named!r}, unknown here" if named else "names no profile"
+    warn(
+        f"the damaged file {unknown}: going on with the current profile; if the cluster "
+        "was made with another, run again with --profile NAME"
+    )
+    return None

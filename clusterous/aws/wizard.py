@@ -40,7 +40,7 @@ SECRET_ON_COMMAND_LINE = (
     "--aws-profile NAME (and clear this line from your history)."
 )
 
-Report = Callable[[str, str], None]  # (step, detail), e.g. ("bucket", "created clusterous-1")
+StepDone = Callable[[str, str], None]  # (step, detail), e.g. ("bucket", "created clusterous-1")
 
 
 def default_key_pair(profile_name: str) -> str:
@@ -181,17 +181,17 @@ def _missing_private_key(name: str, region: str, expected: Path) -> InputError:
 
 
 def complete_setup(
-    home: Home, request: SetupRequest, connection: Connection, report: Report
+    home: Home, request: SetupRequest, connection: Connection, done: StepDone
 ) -> Profile:
     """Key pair, bucket, then the profile (made current) — in that order, saved last."""
     account = connection.account
     key = ensure_key_pair(home, account, request.key_pair, request.key_file)
-    report("key pair", f"{request.key_pair} ({key.how}), private key {key.private_key}")
+    done("key pair", f"{request.key_pair} ({key.how}), private key {key.private_key}")
     created = account.ensure_bucket(request.bucket)
-    report("bucket", f"{request.bucket} ({'created' if created else 'reused'})")
+    done("bucket", f"{request.bucket} ({'created' if created else 'reused'})")
     profile = _profile(request, key.private_key)
     update_config(home, lambda config: _saved(config, profile))
-    report("saved profile", f"{profile.name} (now the current profile)")
+    done("saved profile", f"{profile.name} (now the current profile)")
     return profile
 
 

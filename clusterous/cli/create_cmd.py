@@ -38,7 +38,6 @@ def create(
     yes: bool,
 ) -> None:
     """Create a cluster, from PROFILE_FILE or the default (1 master, N workers)."""
-    from clusterous.manager.create import CreateOptions
     from clusterous.operations import clusters
 
     request = clusters.CreateRequest(profile_file, name, workers, provider)
@@ -53,7 +52,7 @@ def create(
     if planned.asks_first and not yes:
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)
-    options = CreateOptions(timeout, keep_on_failure)
+    options = clusters.CreateOptions(timeout, keep_on_failure)
     created = clusters.create(app.home, planned, reporter, options, app.profile_override)
     state = created.state
     app.out.print(

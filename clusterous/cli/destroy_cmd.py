@@ -23,12 +23,11 @@ if TYPE_CHECKING:
 @pass_app
 def destroy(app: App, name: str | None, yes: bool, keep_volume: bool, delete_volume: bool) -> None:
     """Destroy cluster NAME (default: the current one), leaving nothing behind."""
-    from clusterous.manager.current import resolve_cluster_name
     from clusterous.operations import teardown
 
     if keep_volume and delete_volume:
         raise InputError("--keep-volume and --delete-volume contradict each other")
-    target = name or resolve_cluster_name(app.home, None)
+    target = teardown.target(app.home, name)
     if not (keep_volume or delete_volume):
         question = teardown.volume_question(app.home, target, app.profile_override)
         keep_volume = question is not None and ask_keep_volume(target, question)

@@ -13,7 +13,7 @@ from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import size, table
 
 if TYPE_CHECKING:
-    from clusterous.environments.files import SharedVolume
+    from clusterous.operations.components import SharedVolume
 
 cluster_option = click.option("--cluster", help="Cluster name (default: current).")
 

@@ -18,26 +18,26 @@ def status(app: App, name: str | None, as_json: bool) -> None:
     """Show the state of cluster NAME (default: the current cluster)."""
     from clusterous.operations import clusters
 
-    report = clusters.status(clusters.open_cluster(app.home, name, app.profile_override))
+    seen = clusters.status(clusters.open_cluster(app.home, name, app.profile_override))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
+        click.echo(json.dumps(seen.to_dict(), indent=2))
         return
     app.out.print(
-        f"Cluster [bold]{report.name}[/bold] ({report.provider}, profile {report.profile}): "
-        f"{report.status}, up {duration(report.uptime_seconds)}"
+        f"Cluster [bold]{seen.name}[/bold] ({seen.provider}, profile {seen.profile}): "
+        f"{seen.status}, up {duration(seen.uptime_seconds)}"
     )
     rows = [
         (n.name, n.group, n.instance_type, n.state, n.machine, n.swarm, n.private_addr)
-        for n in report.nodes
+        for n in seen.nodes
     ]
     app.out.print(
         table(None, ["node", "group", "type", "state", "machine", "swarm", "address"], rows)
     )
-    if report.shared_volume:
-        used, total = report.shared_volume["used_bytes"], report.shared_volume["size_bytes"]
+    if seen.shared_volume:
+        used, total = seen.shared_volume["used_bytes"], seen.shared_volume["size_bytes"]
         app.out.print(f"Shared volume /data: {size(used)} used of {size(total)}")
-    if report.services:
-        services = [(s.name, s.mode, f"{s.running}/{s.desired}") for s in report.services]
+    if seen.services:
+        services = [(s.name, s.mode, f"{s.running}/{s.desired}") for s in seen.services]
         app.out.print(table("Services", ["service", "mode", "running"], services))
-    for problem in report.problems:
+    for problem in seen.problems:
         app.err.print(f"[yellow]![/yellow] {problem}")

@@ -12,7 +12,7 @@ import click
 
 from clusterous.errors import FileInputError
 from clusterous.formats import Kind, validate_file
-from clusterous.formats.problems import Report
+from clusterous.formats.problems import Findings
 
 KINDS = {"auto": None, "profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT}
 
@@ -33,14 +33,14 @@ def validate(files: tuple[Path, ...], show: bool, kind: str) -> None:
     Prints one line per valid file; problems go to stderr as
     FILE:LINE: field: message, and the exit code is 2 when there are any.
     """
-    report = Report()
+    findings = Findings()
     for path in files:
         try:
             result = validate_file(path, KINDS[kind])
         except FileInputError as failure:
-            report.absorb(failure)
+            findings.absorb(failure)
             continue
         click.echo(f"{path}: ok ({result.summary()})")
         if show:
             click.echo(result.to_yaml().rstrip("\n"))
-    report.raise_if_any()
+    findings.raise_if_any()

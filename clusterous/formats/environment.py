@@ -22,7 +22,7 @@ from clusterous.formats.models import (
     EnvironmentSection,
     ImageSpec,
 )
-from clusterous.formats.problems import Report, problems_from_validation
+from clusterous.formats.problems import Findings, problems_from_validation
 from clusterous.formats.source import Document, read_document
 
 DEFAULT_GROUPS = ("master", "worker")
@@ -32,17 +32,17 @@ def load_environment(path: Path) -> Environment:
     """Read, validate and normalise the environment file at ``path``."""
     document = read_document(path)
     refuse_other_kind(document, Kind.ENVIRONMENT)
-    report = Report()
-    environment = environment_from_document(document, report)
-    report.raise_if_any()
+    findings = Findings()
+    environment = environment_from_document(document, findings)
+    findings.raise_if_any()
     assert environment is not None
     return environment
 
 
 def environment_from_document(
-    document: Document, report: Report, groups: Collection[str] | None = None
+    document: Document, findings: Findings, groups: Collection[str] | None = None
 ) -> Environment | None:
-    """The Environment of ``document``; its problems go to ``report``.
+    """The Environment of ``document``; its problems go to ``findings``.
 
     ``groups`` are the node groups components may use; None means the file's
     own ``cluster:`` section, or the default cluster's groups without one.
@@ -50,12 +50,12 @@ def environment_from_document(
     try:
         parsed = EnvironmentDocument.model_validate(document.data)
     except ValidationError as failure:
-        report.extend(problems_from_validation(failure, document, EnvironmentDocument))
+        findings.extend(problems_from_validation(failure, document, EnvironmentDocument))
         return None
     if groups is None:
         groups = list(parsed.cluster) if parsed.cluster is not None else DEFAULT_GROUPS
     section = parsed.environment or EnvironmentSection.model_validate({})
-    report.extend(check_environment(section, document, groups))
+    findings.extend(check_environment(section, document, groups))
     return _normalise(parsed, section, document.path)
 
 

@@ -3,7 +3,7 @@
 Validation is done by pydantic models, whose errors speak Python; this module
 translates them into sentences for people (``expected a number or "auto", got
 "fast"``, ``unknown field, did you mean "cpu"?``) placed at the line the field
-came from. A :class:`Report` gathers every problem of a run so that one
+came from. A :class:`Findings` gathers every problem of a run so that one
 ``clusterous validate`` shows them all at once.
 """
 
@@ -72,7 +72,7 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 
 @dataclass
-class Report:
+class Findings:
     """Every problem found in one run, across all the files it read."""
 
     problems: list[Problem] = field(default_factory=list)

@@ -31,7 +31,7 @@ from clusterous.formats.models import (
     Scalar,
 )
 from clusterous.formats.params import Substitution, unused_parameters
-from clusterous.formats.problems import Report, problems_from_validation
+from clusterous.formats.problems import Findings, problems_from_validation
 from clusterous.formats.source import Document, read_document
 from clusterous.home import check_cluster_name
 
@@ -61,9 +61,9 @@ def load_profile_and_environment(
 
 def profile_from_document(document: Document) -> tuple[ClusterProfile, Environment | None]:
     """Resolve a parsed profile; every problem found is raised at once."""
-    report = Report()
-    result = _Resolution(document, report).run()
-    report.raise_if_any()
+    findings = Findings()
+    result = _Resolution(document, findings).run()
+    findings.raise_if_any()
     assert result is not None
     return result
 
@@ -89,9 +89,9 @@ def default_cluster_profile(
 class _Resolution:
     """One profile being resolved: its parameters, their uses, its problems."""
 
-    def __init__(self, document: Document, report: Report) -> None:
+    def __init__(self, document: Document, findings: Findings) -> None:
         self.document = document
-        self.report = report
+        self.findings = findings
         self.parameters: dict[str, Scalar] = {}
         self.used: set[str] = set()
 
@@ -106,7 +106,7 @@ class _Resolution:
             return None
         env_path, env_document = self._environment_document(parsed)
         groups = self._groups(parsed, env_document)
-        self.report.extend(unused_parameters(self.parameters, self.used, self.document))
+        self.findings.extend(unused_parameters(self.parameters, self.used, self.document))
         environment = self._environment(env_document, groups)
         if groups is None:
             return None
@@ -117,7 +117,7 @@ class _Resolution:
         try:
             return dict(ProfileDocument.model_validate(raw).parameters)
         except ValidationError as failure:
-            self.report.extend(problems_from_validation(failure, self.document, ProfileDocument))
+            self.findings.extend(problems_from_validation(failure, self.document, ProfileDocument))
             return None
 
     def _parsed(self) -> ProfileDocument | None:
@@ -133,12 +133,12 @@ class _Resolution:
             problems = problems_from_validation(
                 failure, self.document, ProfileDocument, notes=substitution.origins
             )
-            self.report.extend(p for p in problems if p.field not in substitution.undefined_at)
+            self.findings.extend(p for p in problems if p.field not in substitution.undefined_at)
             return None
 
     def _absorb(self, substitution: Substitution) -> None:
         self.used |= substitution.used
-        self.report.extend(substitution.problems)
+        self.findings.extend(substitution.problems)
 
     def _check_one_spelling(self) -> None:
         data = self.document.data
@@ -146,12 +146,12 @@ class _Resolution:
             if native in data and legacy in data:
                 line = self.document.lines.line_of((native,))
                 message = f'says the same as "{native}" (line {line}): keep only one of them'
-                self.report.add(self.document.problem((legacy,), message))
+                self.findings.add(self.document.problem((legacy,), message))
         if "name" not in data and "cluster_name" not in data:
             message = (
                 'a cluster profile needs a name: "name:" (or "cluster_name:" as in Clusterous 1.0)'
             )
-            self.report.add(self.document.problem((), message))
+            self.findings.add(self.document.problem((), message))
 
     def _environment_document(self, parsed: ProfileDocument) -> tuple[Path | None, Document | None]:
         if parsed.environment_file is None:
@@ -162,13 +162,13 @@ class _Resolution:
         if not path.is_file():
             what = "is a directory" if path.is_dir() else "no such file"
             message = f"{what}: {path} (the path is relative to the profile's directory)"
-            self.report.add(self.document.problem(("environment_file",), message))
+            self.findings.add(self.document.problem(("environment_file",), message))
             return path, None
         try:
             env_document = read_document(path, label)
             refuse_other_kind(env_document, Kind.ENVIRONMENT)
         except FileInputError as failure:
-            self.report.absorb(failure)
+            self.findings.absorb(failure)
             return path, None
         return path, env_document
 
@@ -193,7 +193,7 @@ class _Resolution:
             problems = problems_from_validation(
                 failure, env_document, ClusterSectionDocument, notes=substitution.origins
             )
-            self.report.extend(p for p in problems if p.field not in substitution.undefined_at)
+            self.findings.extend(p for p in problems if p.field not in substitution.undefined_at)
             return None
         return {name: spec.resolve(spot) for name, spec in parsed.cluster.items()}
 
@@ -201,7 +201,9 @@ class _Resolution:
         self.used.update(DEFAULT_CLUSTER_PARAMETERS)
         missing = [name for name in DEFAULT_CLUSTER_PARAMETERS if name not in self.parameters]
         if missing:
-            self.report.add(self.document.problem(("parameters",), _default_cluster_help(missing)))
+            self.findings.add(
+                self.document.problem(("parameters",), _default_cluster_help(missing))
+            )
             return None
         master_type = self._default_value("master_instance_type", fields.parse_instance_type)
         worker_type = self._default_value("worker_instance_type", fields.parse_instance_type)
@@ -218,7 +220,7 @@ class _Resolution:
             return parse(self.parameters[name])
         except ValueError as failure:
             message = f"{failure} (used by the default cluster)"
-            self.report.add(self.document.problem(("parameters", name), message))
+            self.findings.add(self.document.problem(("parameters", name), message))
             return None
 
     def _environment(
@@ -227,7 +229,7 @@ class _Resolution:
         if env_document is None:
             return None
         return environment_from_document(
-            env_document, self.report, None if groups is None else list(groups)
+            env_document, self.findings, None if groups is None else list(groups)
         )
 
     def _profile(

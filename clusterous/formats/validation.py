@@ -16,7 +16,7 @@ import yaml
 from clusterous.formats.environment import environment_from_document
 from clusterous.formats.kind import Kind, detect_kind
 from clusterous.formats.models import ClusterProfile, Environment
-from clusterous.formats.problems import Report
+from clusterous.formats.problems import Findings
 from clusterous.formats.profile import profile_from_document
 from clusterous.formats.source import read_document
 
@@ -57,9 +57,9 @@ def validate_file(path: Path, kind: Kind | None = None) -> Validated:
     if kind is Kind.PROFILE:
         profile, environment = profile_from_document(document)
         return Validated(kind, profile, environment)
-    report = Report()
-    environment = environment_from_document(document, report)
-    report.raise_if_any()
+    findings = Findings()
+    environment = environment_from_document(document, findings)
+    findings.raise_if_any()
     return Validated(kind, None, environment)
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
+from clusterous.manager.launch import LedgerRecorder, launch_requests
 from clusterous.manager.ledger import Ledger
-from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter

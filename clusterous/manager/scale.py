@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.manager.access import ClusterAccess
+from clusterous.manager.launch import LedgerRecorder, launch_requests
 from clusterous.manager.ledger import Ledger
-from clusterous.manager.nodes import LedgerRecorder, launch_requests
 from clusterous.manager.plan import NodePlan, next_node_names
 from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter

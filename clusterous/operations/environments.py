@@ -123,13 +123,13 @@ def refuse_host_network(environment: Environment, path: Path, provider: str) -> 
     hosted = [n for n, c in environment.components.items() if c.docker_network == "host"]
     if not hosted:
         return
-    from clusterous.formats.problems import Report
+    from clusterous.formats.problems import Findings
     from clusterous.formats.source import read_document
 
     document = read_document(path)
-    report = Report()
+    findings = Findings()
     for name in hosted:
-        report.add(
+        findings.add(
             document.problem(
                 ("environment", "components", name, "docker_network"),
                 "docker_network: host is refused on the local provider: the component would "
@@ -138,7 +138,7 @@ def refuse_host_network(environment: Environment, path: Path, provider: str) -> 
                 "'ports:' (or run the file on an AWS cluster, where host networking is kept)",
             )
         )
-    report.raise_if_any()
+    findings.raise_if_any()
 
 
 def _check_tunnel_ports(handle: ClusterHandle, environment: Environment) -> None:

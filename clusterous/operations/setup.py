@@ -60,11 +60,8 @@ class Asker(Protocol):
     def say(self, text: str) -> None: ...
 
 
-Done = Callable[[str, str], None]
-
-
 def setup_profile(
-    home: Home, flags: Flags, asker: Asker, done: Done, warn: Callable[[str], None]
+    home: Home, flags: Flags, asker: Asker, done: wizard.StepDone, warn: Callable[[str], None]
 ) -> Profile:
     """Ask, check the credentials with AWS, then make the key pair, bucket and profile."""
     if flags.secret_access_key:

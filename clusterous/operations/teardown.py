@@ -24,6 +24,11 @@ from clusterous.providers.factory import make_provider
 PROFILE_IN_STATE = re.compile(r'"profile"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"')
 
 
+def target(home: Home, name: str | None) -> str:
+    """The cluster a destroy means: the one named, else the current one."""
+    return check_cluster_name(name or resolve_cluster_name(home, None))
+
+
 @dataclass(frozen=True)
 class Destroyed:
     name: str
@@ -39,7 +44,7 @@ def destroy(
     reporter: Reporter,
 ) -> Destroyed:
     """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it."""
-    name = check_cluster_name(name or resolve_cluster_name(home, None))
+    name = target(home, name)
     ledger = Ledger(home, name)
     with cluster_lock(home, name, reporter.warn):
         profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)

@@ -73,7 +73,7 @@ class App:
         import json
 
         state = json.loads((self.cli.home / "clusters" / self.name / "state.json").read_text())
-        return list(state["settings"].get("tunnels", []))
+        return list(state.get("tunnels", []))
 
     def services(self) -> dict[str, dict[str, object]]:
         return {s["name"]: s for s in self.cli.status(self.name)["services"]}

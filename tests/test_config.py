@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import stat
 import threading
 from collections.abc import Callable
@@ -206,7 +207,7 @@ def test_concurrent_updates_lose_nothing(home: Home) -> None:
     def add(prefix: str) -> None:
         for i in range(15):
             profile = Profile(name=f"{prefix}{i}", provider="aws", region="us-east-1")
-            update_config(home, lambda c, p=profile: c.with_profile(p))
+            update_config(home, functools.partial(Config.with_profile, profile=profile))
 
     threads = [threading.Thread(target=add, args=(prefix,)) for prefix in ("a", "b", "c")]
     for thread in threads:

@@ -124,8 +124,8 @@ def _zone_of_request(body: str) -> str | None:
     from moto.ec2.models import ec2_backends
 
     fields = parse_qs(body)
-    subnet = (fields.get("NetworkInterface.1.SubnetId") or fields.get("SubnetId") or [None])[0]
-    if subnet is None:
+    subnet = (fields.get("NetworkInterface.1.SubnetId") or fields.get("SubnetId") or [""])[0]
+    if not subnet:
         return None
     for backend in ec2_backends[DEFAULT_ACCOUNT_ID].values():
         try:

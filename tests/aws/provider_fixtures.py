@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import Faults, FaultServer
 
 from clusterous.aws.keys import managed_key_path, new_private_key, public_key_of, write_private_key
 from clusterous.config import Config, Profile, save_config
@@ -32,6 +31,7 @@ from clusterous.manager.ledger import Ledger
 from clusterous.providers.aws.provider import AwsProvider
 from clusterous.providers.factory import AMI_PARAMETER_VARIABLE
 from clusterous.records import ClusterState, NodeRecord
+from tests.aws.faults import Faults, FaultServer
 
 REGION = "eu-west-1"
 CLUSTER = "lab"

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import Faults
-from provider_fixtures import (
+
+from clusterous.home import Home
+from clusterous.providers.aws.pricing import PriceBook
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
     CLUSTER,
     REGION,
     Account,
@@ -21,10 +24,7 @@ from provider_fixtures import (
     make_provider,
     tagged_resources,
 )
-from test_aws_create import create
-
-from clusterous.home import Home
-from clusterous.providers.aws.pricing import PriceBook
+from tests.aws.test_aws_create import create
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

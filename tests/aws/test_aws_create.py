@@ -6,8 +6,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import Faults
-from provider_fixtures import (
+
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.create import ClusterCreator, CreateOptions
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.plan import GroupRequest, plan_cluster
+from clusterous.manager.report import SilentReporter
+from clusterous.providers.aws.provider import AwsProvider
+from clusterous.records import ClusterState
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
     ALLOWED_CIDR,
     BUCKET,
     CLUSTER,
@@ -25,15 +34,6 @@ from provider_fixtures import (
     tags,
     user_data_of,
 )
-
-from clusterous.home import Home
-from clusterous.manager.access import ClusterAccess
-from clusterous.manager.create import ClusterCreator, CreateOptions
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.plan import GroupRequest, plan_cluster
-from clusterous.manager.report import SilentReporter
-from clusterous.providers.aws.provider import AwsProvider
-from clusterous.records import ClusterState
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name

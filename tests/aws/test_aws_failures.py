@@ -5,8 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from faults import Faults
-from provider_fixtures import (
+
+from clusterous.aws.errors import AwsCredentialsError, AwsPermissionError, AwsRegionError
+from clusterous.config import Profile
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.plan import GroupRequest
+from clusterous.providers.aws.ec2 import CapacityError, QuotaError
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
     CLUSTER,
     REGION,
     Account,
@@ -19,15 +27,7 @@ from provider_fixtures import (
     make_provider,
     tagged_resources,
 )
-from test_aws_create import create
-
-from clusterous.aws.errors import AwsCredentialsError, AwsPermissionError, AwsRegionError
-from clusterous.config import Profile
-from clusterous.errors import ClusterousError, InputError
-from clusterous.home import Home
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.plan import GroupRequest
-from clusterous.providers.aws.ec2 import CapacityError, QuotaError
+from tests.aws.test_aws_create import create
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

@@ -17,8 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from faults import Faults
-from provider_fixtures import (
+
+from clusterous.aws.errors import AwsQuotaError
+from clusterous.errors import ClusterousError
+from clusterous.home import Home
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.plan import GroupRequest
+from clusterous.providers.aws.ec2 import QuotaError, regular_zones
+from clusterous.providers.aws.iam import registry_policy
+from clusterous.providers.aws.provider import registry_endpoint
+from clusterous.records import ClusterState
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
     CLUSTER,
     REGION,
     Account,
@@ -33,17 +43,7 @@ from provider_fixtures import (
     make_provider,
     tagged_resources,
 )
-from test_aws_create import create
-
-from clusterous.aws.errors import AwsQuotaError
-from clusterous.errors import ClusterousError
-from clusterous.home import Home
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.plan import GroupRequest
-from clusterous.providers.aws.ec2 import QuotaError, regular_zones
-from clusterous.providers.aws.iam import registry_policy
-from clusterous.providers.aws.provider import registry_endpoint
-from clusterous.records import ClusterState
+from tests.aws.test_aws_create import create
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
@@ -263,7 +263,7 @@ def test_teardown_waits_out_network_interfaces_that_linger(
         {"action": "DeleteSubnet", "code": "DependencyViolation", "times": 2},
         {"action": "DetachInternetGateway", "code": "DependencyViolation", "times": 1},
     )
-    clock, said = FakeClock(), []
+    clock, said = FakeClock(), list[str]()
     provider = make_provider(clusterous_home, account.profile, clock=clock, sleep=clock.sleep)
     state = Ledger(provider.home, CLUSTER).load()
     report = provider.sweep(state, False, said.append)
@@ -277,7 +277,7 @@ def test_teardown_says_the_network_is_left_when_aws_keeps_refusing(
 ) -> None:
     create(clusterous_home, make_provider(clusterous_home, account.profile))
     faulty_aws.set({"action": "DeleteSubnet", "code": "DependencyViolation"})
-    clock, said = FakeClock(), []
+    clock, said = FakeClock(), list[str]()
     provider = make_provider(clusterous_home, account.profile, clock=clock, sleep=clock.sleep)
     report = provider.sweep(Ledger(provider.home, CLUSTER).load(), False, said.append)
     left = {leftover.kind for leftover in report.leftovers}

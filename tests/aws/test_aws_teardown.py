@@ -6,8 +6,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from faults import Faults
-from provider_fixtures import (
+
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.destroy import destroy_cluster
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.report import SilentReporter
+from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
+from clusterous.providers.base import SweepReport
+from clusterous.records import ClusterState
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
     CLUSTER,
     Account,
     FakeReadiness,
@@ -20,16 +29,7 @@ from provider_fixtures import (
     tagged_resources,
     tags,
 )
-from test_aws_create import create
-
-from clusterous.home import Home
-from clusterous.manager.access import ClusterAccess
-from clusterous.manager.destroy import destroy_cluster
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.report import SilentReporter
-from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
-from clusterous.providers.base import SweepReport
-from clusterous.records import ClusterState
+from tests.aws.test_aws_create import create
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

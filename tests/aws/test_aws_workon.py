@@ -12,7 +12,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from provider_fixtures import (
+
+from clusterous.aws.keys import public_key_of
+from clusterous.config import Config, Profile, save_config
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.plan import GroupRequest
+from clusterous.operations.clusters import workon
+from clusterous.records import ClusterState
+from tests.aws.provider_fixtures import (
     CLUSTER,
     KEY_PAIR,
     Account,
@@ -25,17 +35,7 @@ from provider_fixtures import (
     tagged_resources,
     user_data_of,
 )
-from test_aws_create import create
-
-from clusterous.aws.keys import public_key_of
-from clusterous.config import Config, Profile, save_config
-from clusterous.errors import ClusterousError, InputError
-from clusterous.home import Home
-from clusterous.manager.access import ClusterAccess
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.plan import GroupRequest
-from clusterous.operations.clusters import workon
-from clusterous.records import ClusterState
+from tests.aws.test_aws_create import create
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]

@@ -11,7 +11,8 @@ import uuid
 from typing import Any
 
 import docker
-from cli_process import CliOnHome, Run
+
+from tests.cli_process import CliOnHome, Run
 
 __all__ = ["CliOnHome", "Run"]  # e2e tests take the CLI runner from here
 

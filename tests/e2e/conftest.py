@@ -18,10 +18,10 @@ from typing import NoReturn
 import docker
 import docker.errors
 import pytest
-from helpers import remove_labelled
 
 from clusterous.errors import ClusterousError
 from clusterous.providers.local.images import Variant, ensure_node_image
+from tests.e2e.helpers import remove_labelled
 
 BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")
 HERE = Path(__file__).parent

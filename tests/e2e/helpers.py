@@ -25,9 +25,9 @@ from typing import Any, TypeVar
 
 import docker
 import docker.errors
-import docker.models.containers
-import docker.models.networks
 import paramiko
+from docker.models.containers import Container
+from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
 from clusterous.node import BOOTSTRAP_ERROR_PREFIX, BOOTSTRAP_READY_MARKER
@@ -48,8 +48,6 @@ USER_SCRIPT = "/var/lib/cloud/instance/scripts/part-001"
 FIRST_HOST = 10
 
 T = TypeVar("T")
-Container = docker.models.containers.Container
-Network = docker.models.networks.Network
 
 
 # --- waiting -----------------------------------------------------------------

@@ -24,7 +24,13 @@ from typing import Any
 import docker
 import paramiko
 import pytest
-from helpers import (
+
+from clusterous.node import BOOTSTRAP_READY_MARKER, BootstrapParams
+from clusterous.node.userdata import render_launch_script, user_data
+from clusterous.providers.local.node_container import Bind
+from clusterous.providers.local.provider import SWARM_ADDR_POOL, host_nameservers
+from clusterous.remote.keys import KeyPair, generate_ed25519
+from tests.e2e.helpers import (
     TEST_LABEL,
     USER_SCRIPT,
     Boot,
@@ -46,12 +52,6 @@ from helpers import (
     tcp_port_open,
     wait_for_bootstrap,
 )
-
-from clusterous.node import BOOTSTRAP_READY_MARKER, BootstrapParams
-from clusterous.node.userdata import render_launch_script, user_data
-from clusterous.providers.local.node_container import Bind
-from clusterous.providers.local.provider import SWARM_ADDR_POOL, host_nameservers
-from clusterous.remote.keys import KeyPair, generate_ed25519
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

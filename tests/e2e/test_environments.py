@@ -23,9 +23,14 @@ from pathlib import Path
 
 import docker
 import pytest
-from cluster_helpers import CliOnHome, labelled, remove_cluster_resources, unique_cluster_name
 
 from clusterous.environments.tunnels import is_tunnel_process
+from tests.e2e.cluster_helpers import (
+    CliOnHome,
+    labelled,
+    remove_cluster_resources,
+    unique_cluster_name,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "environments" / "busybox-web"

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from cluster_helpers import (
+
+from tests.e2e.cluster_helpers import (
     CliOnHome,
     labelled,
     nodes_by_name,

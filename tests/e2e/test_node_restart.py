@@ -26,16 +26,16 @@ from pathlib import Path
 
 import docker
 import pytest
-from cluster_helpers import (
+
+from clusterous.environments.tunnels import is_tunnel_process
+from tests.e2e.cluster_helpers import (
     CliOnHome,
     labelled,
     nodes_by_name,
     remove_cluster_resources,
     unique_cluster_name,
 )
-from helpers import REAL_CLOCK, Clock, exec_in, poll
-
-from clusterous.environments.tunnels import is_tunnel_process
+from tests.e2e.helpers import REAL_CLOCK, Clock, exec_in, poll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

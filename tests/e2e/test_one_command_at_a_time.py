@@ -23,7 +23,8 @@ from pathlib import Path
 
 import docker
 import pytest
-from cluster_helpers import (
+
+from tests.e2e.cluster_helpers import (
     CliOnHome,
     Run,
     labelled,

@@ -17,9 +17,9 @@ from typing import Any, cast
 
 import paramiko
 import pytest
-from helpers import TEST_LABEL
 
 from clusterous.environments.files import SharedVolume
+from tests.e2e.helpers import TEST_LABEL
 
 # /data as a hostile or careless cluster could hold it
 CLUSTER_DATA = """

@@ -8,11 +8,12 @@ hostile cluster cannot make ``get`` write outside its target.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sftp_double import LocalSftp
+from tests.environments.sftp_double import LocalSftp
 
 from clusterous.environments.files import SharedVolume, confine, confine_real
 from clusterous.errors import InputError
@@ -44,7 +45,7 @@ def test_paths_that_leave_the_volume_are_refused(given: str) -> None:
     assert raised.value.exit_code == 2
 
 
-def realpaths(table: dict[str, str]):  # type: ignore[no-untyped-def]
+def realpaths(table: dict[str, str]) -> Callable[[str], str | None]:
     return lambda path: table.get(path)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_ssh import start_ssh_server, upper_echo
+from tests.fake_ssh import start_ssh_server, upper_echo
 
 from clusterous.environments import tunnels
 from clusterous.environments.tunnels import TunnelRecord

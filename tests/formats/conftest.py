@@ -7,7 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from format_helpers import COMPAT_DIR
+
+from tests.formats.format_helpers import COMPAT_DIR
 
 
 @pytest.fixture(scope="session")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from format_helpers import problems_of
-
 from clusterous.formats import (
     Component,
     NodeGroup,
@@ -15,6 +13,7 @@ from clusterous.formats import (
     load_environment,
     load_profile_and_environment,
 )
+from tests.formats.format_helpers import problems_of
 
 
 def test_basic_python_profile_is_the_default_cluster_of_one_worker(compat_dir: Path) -> None:

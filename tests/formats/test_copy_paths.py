@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import WriteFile
-from format_helpers import problems_of
 
 from clusterous.cli.main import cli
 from clusterous.formats import load_environment
+from tests.formats.conftest import WriteFile
+from tests.formats.format_helpers import problems_of
 
 
 def env_with_copy(write: WriteFile, *entries: str) -> Path:

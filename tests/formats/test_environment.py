@@ -6,10 +6,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import WriteFile
-from format_helpers import problems_of
 
 from clusterous.formats import Environment, PortMapping, load_environment
+from tests.formats.conftest import WriteFile
+from tests.formats.format_helpers import problems_of
 
 
 def env_file(write: WriteFile, body: str, name: str = "env.yml") -> Path:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import WriteFile
-from format_helpers import problems_of
 
 from clusterous.formats import Kind, detect_kind
 from clusterous.formats.source import read_document
+from tests.formats.conftest import WriteFile
+from tests.formats.format_helpers import problems_of
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import WriteFile
-from format_helpers import problems_of
 
 from clusterous.errors import InputError
 from clusterous.formats import (
@@ -17,6 +15,8 @@ from clusterous.formats import (
     load_cluster_profile,
     load_profile_and_environment,
 )
+from tests.formats.conftest import WriteFile
+from tests.formats.format_helpers import problems_of
 
 
 def profile_file(write: WriteFile, body: str, name: str = "profile.yml") -> Path:

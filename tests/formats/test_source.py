@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import WriteFile
-from format_helpers import problems_of
-
 from clusterous.formats.source import MAX_FILE_BYTES, format_path, read_document
+from tests.formats.conftest import WriteFile
+from tests.formats.format_helpers import problems_of
 
 
 def test_every_mapping_key_and_list_item_keeps_its_line(write: WriteFile) -> None:

@@ -138,7 +138,7 @@ def test_a_node_whose_bootstrap_failed_ends_the_wait_at_once_naming_it() -> None
         if clock.now >= 20:
             raise ClusterousError("node worker-2 failed to configure itself", "apt failed")
 
-    swarm = Swarm(NoNodesYet(), clock=clock, sleep=clock.sleep)  # type: ignore[arg-type]
+    swarm = Swarm(NoNodesYet(), clock=clock, sleep=clock.sleep)
     with pytest.raises(ClusterousError, match="worker-2 failed to configure itself"):
         swarm.wait_ready({"i-1": ("worker-1", "w"), "i-2": ("worker-2", "w")}, 600, print, check)
     assert checked[0] == ["worker-1", "worker-2"]

@@ -23,7 +23,7 @@ PARAMS = BootstrapParams(
 
 def instance_data(tmp_path: Path, launch_index: object) -> Path:
     """What cloud-init writes to /run/cloud-init/instance-data.json (the parts we read)."""
-    meta = {"instance-id": "i-0123456789abcdef0", "local-hostname": "x"}
+    meta: dict[str, object] = {"instance-id": "i-0123456789abcdef0", "local-hostname": "x"}
     if launch_index is not None:
         meta["ami-launch-index"] = launch_index
     path = tmp_path / "instance-data.json"

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fake_ssh import start_ssh_server, upper_echo
 
 from clusterous.remote.keys import KeyPair, generate_ed25519, write_private_key
 from clusterous.remote.ssh import (
@@ -19,6 +18,7 @@ from clusterous.remote.ssh import (
     connect,
     wait_for_ssh,
 )
+from tests.fake_ssh import start_ssh_server, upper_echo
 
 
 @dataclass

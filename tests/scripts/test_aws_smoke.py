@@ -19,15 +19,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))  # the moto harness
-
-from provider_fixtures import (
+from clusterous.environments.tunnels import TunnelRecord
+from clusterous.home import Home, check_cluster_name
+from tests.aws.provider_fixtures import (
     BUCKET,
     CLUSTER,
     REGION,
@@ -39,10 +40,7 @@ from provider_fixtures import (
     make_provider,
     tagged_resources,
 )
-from test_aws_create import create
-
-from clusterous.environments.tunnels import TunnelRecord
-from clusterous.home import Home, check_cluster_name
+from tests.aws.test_aws_create import create
 
 __all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name
 
@@ -285,7 +283,7 @@ sys.exit(1 if args[0] == os.environ.get("FAKE_FAIL") else 0)
 
 
 @pytest.fixture
-def fake_clusterous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def fake_clusterous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "clusterous"
     path.write_text(FAKE_CLUSTEROUS.format(python=sys.executable))
     path.chmod(0o755)

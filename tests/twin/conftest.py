@@ -13,18 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the twin is a top-level package of the checkout, not installed
-    sys.path.insert(0, str(ROOT))
-
-from twin.core import Twin  # noqa: E402
+from twin.core import Twin
 
 HERE = Path(__file__).parent
 BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")

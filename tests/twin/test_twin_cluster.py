@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from twin_cli import (
+
+from tests.twin.twin_cli import (
     REGION,
     TwinCli,
     busybox_web,
@@ -31,7 +32,6 @@ from twin_cli import (
     unique_name,
     wait_for,
 )
-
 from twin.core import Twin
 
 

@@ -11,8 +11,8 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-from twin_cli import TwinCli, clean_up, tagged, unique_name, wait_for
 
+from tests.twin.twin_cli import TwinCli, clean_up, tagged, unique_name, wait_for
 from twin.core import Twin
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from twin_cli import (
+
+from tests.twin.twin_cli import (
     TwinCli,
     busybox_web,
     clean_up,
@@ -28,7 +29,6 @@ from twin_cli import (
     unique_name,
     wait_for,
 )
-
 from twin.core import Twin
 
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cli_process import CliOnHome, Run
-
+from tests.cli_process import CliOnHome, Run
 from twin.core import Twin
 
 __all__ = ["Run", "TwinCli"]

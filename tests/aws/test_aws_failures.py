@@ -28,6 +28,7 @@ from tests.aws.provider_fixtures import (
     tagged_resources,
 )
 from tests.aws.test_aws_create import create
+from tests.aws.test_aws_teardown import destroy
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
@@ -96,8 +97,6 @@ def test_create_completes_with_30_percent_of_calls_throttled(
     assert state.status == "ready"
     assert report["injected"] >= 0.2 * len(report["calls"])
     faulty_aws.clear()
-    from test_aws_teardown import destroy
-
     assert destroy(clusterous_home, account).leftovers == []
 
 

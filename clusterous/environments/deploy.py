@@ -1,16 +1,20 @@
 """Plan an environment's Swarm services: pure data, no Docker.
 
 An Environment becomes one :class:`ServiceSpec` per component, in dependency
-order: ``count: N`` a replicated service, ``count: auto`` a global one (so it
-follows the group's nodes by itself), placed on its node group by label,
-ports published in host mode with DNS round-robin endpoints (no IPVS
-needed), and the shared volume bound at /data and /home/data.
+order, placed on its node group by label, ports published in host mode with
+DNS round-robin endpoints (no IPVS needed), and the shared volume bound at
+/data and /home/data. ``count: N`` is N replicas. ``count: auto`` means what
+it meant in Clusterous 1.0: on every node of the group, ⌊node CPUs ÷ cpu⌋
+tasks, at least 1 (one with ``cpu: auto``); Swarm enforces it with the CPU
+reservation and a maximum of replicas per node (:func:`auto_count`), and the
+service carries its rule in labels so add-nodes and rm-nodes can re-plan it.
 """
 
 from __future__ import annotations
 
 import graphlib
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from clusterous.errors import InputError
@@ -19,6 +23,9 @@ from clusterous.formats import Component, Environment, Tunnel
 GROUP_CONSTRAINT = "node.labels.clusterous.group == {group}"
 ENV_LABEL = "clusterous.environment"
 COMPONENT_LABEL = "clusterous.component"
+SERVICE_GROUP_LABEL = "clusterous.group"
+# On a count: auto service: its cpu ("0.5", or "auto"), what a re-plan divides by.
+COUNT_AUTO_LABEL = "clusterous.count-auto"
 VOLUME_TARGETS = ("/data", "/home/data")
 MIN_AUTO_CPU = 0.05
 
@@ -30,8 +37,8 @@ class ServiceSpec:
     name: str
     image: str
     group: str
-    global_mode: bool
     replicas: int
+    max_per_node: int  # 0: no limit
     command: list[str] | None
     cpus: float
     memory_bytes: int | None
@@ -59,6 +66,37 @@ class DeployPlan:
 
     def service(self, name: str) -> ServiceSpec:
         return next(s for s in self.services if s.name == name)
+
+
+@dataclass(frozen=True)
+class AutoCount:
+    """``count: auto`` on a group: tasks in all, and at most this many on one node."""
+
+    replicas: int
+    per_node: int
+
+
+def tasks_per_node(node_cpus: float, cpu: float | None) -> int:
+    """⌊node CPUs ÷ cpu⌋, at least 1; ``cpu: auto`` (None) is one per node."""
+    if cpu is None:
+        return 1
+    # The small epsilon keeps 0.3 / 0.1 at 3, not 2.9999999999999996.
+    return max(1, math.floor(node_cpus / cpu + 1e-9))
+
+
+def auto_count(node_cpus: Sequence[float], cpu: float | None) -> AutoCount:
+    """What ``count: auto`` runs on nodes with these CPUs (each node's own count, summed)."""
+    each = [tasks_per_node(cpus, cpu) for cpus in node_cpus]
+    return AutoCount(sum(each), max(each, default=1))
+
+
+def auto_reservation(node_cpus: Sequence[float], cpu: float) -> float:
+    """The CPU reserved per task of ``count: auto``: ``cpu``, capped at the smallest node.
+
+    A task that asks more than a node has still runs one per node (1.0's "at
+    least 1"); an uncapped reservation would leave it pending for ever.
+    """
+    return min([cpu, *node_cpus])
 
 
 def network_name(environment: str) -> str:
@@ -121,8 +159,11 @@ def tunnel_ports(component: Component, tunnels: list[Tunnel], name: str) -> list
     return ports
 
 
-def plan_deploy(environment: Environment, group_cpus: Mapping[str, float]) -> DeployPlan:
-    """The services of ``environment`` in deploy order, for groups with these CPUs per node."""
+def plan_deploy(
+    environment: Environment, node_cpus: Mapping[str, Sequence[float]]
+) -> DeployPlan:
+    """The services of ``environment`` in deploy order, for groups whose nodes have these CPUs."""
+    group_cpus = {group: min(cpus) for group, cpus in node_cpus.items() if cpus}
     missing = sorted({c.machine for c in environment.components.values()} - set(group_cpus))
     if missing:
         raise InputError(
@@ -134,7 +175,8 @@ def plan_deploy(environment: Environment, group_cpus: Mapping[str, float]) -> De
     _check_tunnels(environment)
     shares = auto_cpu_shares(environment.components, group_cpus)
     services = [
-        _service(environment, name, shares) for name in deploy_order(environment.components)
+        _service(environment, name, shares, node_cpus[environment.components[name].machine])
+        for name in deploy_order(environment.components)
     ]
     return DeployPlan(environment.name, network_name(environment.name), services)
 
@@ -149,21 +191,32 @@ def _check_tunnels(environment: Environment) -> None:
             )
 
 
-def _service(environment: Environment, name: str, shares: Mapping[str, float]) -> ServiceSpec:
+def _service(
+    environment: Environment, name: str, shares: Mapping[str, float], nodes: Sequence[float]
+) -> ServiceSpec:
     part = environment.components[name]
+    cpu = None if part.cpu == "auto" else float(part.cpu)
+    labels = {ENV_LABEL: environment.name, COMPONENT_LABEL: name, SERVICE_GROUP_LABEL: part.machine}
+    if part.count == "auto":
+        count = auto_count(nodes, cpu)
+        replicas, per_node = count.replicas, count.per_node
+        labels[COUNT_AUTO_LABEL] = "auto" if cpu is None else repr(cpu)
+        cpu = None if cpu is None else auto_reservation(nodes, cpu)
+    else:
+        replicas, per_node = int(part.count), 0
     return ServiceSpec(
         name=name,
         image=part.image,
         group=part.machine,
-        global_mode=part.count == "auto",
-        replicas=1 if part.count == "auto" else int(part.count),
+        replicas=replicas,
+        max_per_node=per_node,
         command=command_of(part.cmd),
-        cpus=shares[name] if part.cpu == "auto" else float(part.cpu),
+        cpus=shares[name] if cpu is None else cpu,
         memory_bytes=part.memory,
         ports=tunnel_ports(part, environment.tunnels, name),
         host_network=part.docker_network == "host",
         attach_volume=part.attach_volume,
         environment=dict(part.environment),
         depends=list(part.depends),
-        labels={ENV_LABEL: environment.name, COMPONENT_LABEL: name},
+        labels=labels,
     )

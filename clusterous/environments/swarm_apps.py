@@ -3,7 +3,9 @@
 The plan (``deploy.ServiceSpec``) is applied with the docker SDK on the
 controller's engine. Waiting watches every task: a task that fails or is
 rejected ends the wait at once with its error and the component's last log
-lines, instead of waiting out the timeout.
+lines, instead of waiting out the timeout. After the cluster grew or shrank,
+:func:`replan_auto_counts` sets each ``count: auto`` service's task count
+again from the nodes its group has now.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from clusterous.engine.swarm import GROUP_LABEL, NODE_LABEL
-from clusterous.environments.deploy import COMPONENT_LABEL, ENV_LABEL, VOLUME_TARGETS, ServiceSpec
+from clusterous.environments.deploy import (
+    COMPONENT_LABEL,
+    COUNT_AUTO_LABEL,
+    ENV_LABEL,
+    SERVICE_GROUP_LABEL,
+    VOLUME_TARGETS,
+    ServiceSpec,
+    auto_count,
+    auto_reservation,
+)
 from clusterous.errors import ClusterousError
 
 if TYPE_CHECKING:
@@ -50,16 +61,18 @@ class Progress:
     desired: int
 
 
-def group_cpus(client: docker.DockerClient) -> dict[str, float]:
-    """CPUs of the smallest ready node of each group (what ``cpu: auto`` shares)."""
-    cpus: dict[str, float] = {}
+def node_cpus(client: docker.DockerClient) -> dict[str, list[float]]:
+    """The CPUs of every ready, active node, by group (what ``count: auto`` divides)."""
+    cpus: dict[str, list[float]] = {}
     for node in client.nodes.list():
         attrs = node.attrs
-        group = (attrs.get("Spec", {}).get("Labels") or {}).get(GROUP_LABEL)
-        if not group or attrs.get("Status", {}).get("State") != "ready":
+        spec = attrs.get("Spec", {})
+        group = (spec.get("Labels") or {}).get(GROUP_LABEL)
+        ready = attrs.get("Status", {}).get("State") == "ready"
+        if not group or not ready or spec.get("Availability") != "active":
             continue
         nano = attrs.get("Description", {}).get("Resources", {}).get("NanoCPUs", 0)
-        cpus[group] = min(cpus.get(group, float("inf")), nano / 1e9)
+        cpus.setdefault(group, []).append(nano / 1e9)
     return cpus
 
 
@@ -91,10 +104,9 @@ def create_service(client: docker.DockerClient, spec: ServiceSpec, network: str)
         name=spec.name,
         labels=spec.labels,
         container_labels=spec.labels,
-        mode=ServiceMode("global")
-        if spec.global_mode
-        else ServiceMode("replicated", spec.replicas),
+        mode=ServiceMode("replicated", spec.replicas),
         constraints=[spec.constraint],
+        maxreplicas=spec.max_per_node or None,
         endpoint_spec=EndpointSpec(mode="dnsrr", ports=ports or None),
         networks=["host"] if spec.host_network else [network],
         mounts=mounts if spec.attach_volume else [],
@@ -153,16 +165,56 @@ def tasks(client: docker.DockerClient, component: str, names: dict[str, str]) ->
     return found
 
 
-def eligible_nodes(client: docker.DockerClient, group: str) -> int:
-    """How many nodes a global service on ``group`` should run on."""
-    count = 0
-    for node in client.nodes.list():
-        attrs = node.attrs
-        ready = attrs.get("Status", {}).get("State") == "ready"
-        active = attrs.get("Spec", {}).get("Availability") == "active"
-        labels = attrs.get("Spec", {}).get("Labels") or {}
-        count += ready and active and labels.get(GROUP_LABEL) == group
-    return count
+@dataclass(frozen=True)
+class Replanned:
+    """A ``count: auto`` service whose task count followed its group's nodes."""
+
+    component: str
+    group: str
+    before: int
+    after: int
+
+
+def replan_auto_counts(client: docker.DockerClient) -> list[Replanned]:
+    """Set every ``count: auto`` service's tasks again from the nodes its group has now."""
+    cpus = node_cpus(client)
+    changed = []
+    for service in services_of(client):
+        spec = service.attrs.get("Spec", {})
+        labels = spec.get("Labels") or {}
+        if COUNT_AUTO_LABEL not in labels:
+            continue
+        group = labels.get(SERVICE_GROUP_LABEL, "")
+        nodes = cpus.get(group, [])
+        rule = labels[COUNT_AUTO_LABEL]
+        count = auto_count(nodes, None if rule == "auto" else float(rule))
+        before = spec.get("Mode", {}).get("Replicated", {}).get("Replicas", 0)
+        placement = spec.get("TaskTemplate", {}).get("Placement", {})
+        if (before, placement.get("MaxReplicas")) == (count.replicas, count.per_node):
+            continue
+        template: dict[str, Any] = {"Placement": {**placement, "MaxReplicas": count.per_node}}
+        if rule != "auto" and nodes:
+            resources = spec.get("TaskTemplate", {}).get("Resources", {})
+            reserved = round(auto_reservation(nodes, float(rule)) * 1e9)
+            reservations = {**resources.get("Reservations", {}), "NanoCPUs": reserved}
+            template["Resources"] = {**resources, "Reservations": reservations}
+        _rescale(client, service, count.replicas, template)
+        changed.append(Replanned(service.name, group, before, count.replicas))
+    return changed
+
+
+def _rescale(
+    client: docker.DockerClient, service: Any, replicas: int, template: dict[str, Any]
+) -> None:
+    from docker.types import ServiceMode
+
+    client.api.update_service(
+        service.id,
+        service.version,
+        mode=ServiceMode("replicated", replicas),
+        task_template=template,
+        fetch_current_spec=True,
+    )
 
 
 SETTLE_SECONDS = 1.0
@@ -170,7 +222,7 @@ SETTLE_SECONDS = 1.0
 
 def wait_running(
     client: docker.DockerClient,
-    spec: ServiceSpec,
+    spec: ServiceSpec | Replanned,
     deadline: float,
     on_progress: Callable[[Progress], None],
     sleep: Callable[[float], None] = time.sleep,
@@ -182,14 +234,14 @@ def wait_running(
     running again SETTLE_SECONDS later count as started.
     """
     names = node_names(client)
+    name, desired = _wanted(spec)
     last: Progress | None = None
     settled: tuple[float, frozenset[str]] | None = None  # when, and which tasks, ran
     while True:
-        desired = eligible_nodes(client, spec.group) if spec.global_mode else spec.replicas
-        views = tasks(client, spec.name, names)
-        _raise_on_crash(client, spec.name, views)
+        views = tasks(client, name, names)
+        _raise_on_crash(client, name, views)
         running = sum(1 for t in views if t.state == "running" and t.desired == "running")
-        progress = Progress(spec.name, running, desired)
+        progress = Progress(name, running, desired)
         if progress != last:
             on_progress(progress)
             last = progress
@@ -202,8 +254,14 @@ def wait_running(
         else:
             settled = None
         if time.monotonic() >= deadline:
-            raise _timed_out(spec, progress, views)
+            raise _timed_out(spec.group, progress, views)
         sleep(0.3)
+
+
+def _wanted(spec: ServiceSpec | Replanned) -> tuple[str, int]:
+    if isinstance(spec, Replanned):
+        return spec.component, spec.after
+    return spec.name, spec.replicas
 
 
 def _raise_on_crash(client: docker.DockerClient, component: str, views: list[TaskView]) -> None:
@@ -220,17 +278,17 @@ def _raise_on_crash(client: docker.DockerClient, component: str, views: list[Tas
     )
 
 
-def _timed_out(spec: ServiceSpec, progress: Progress, views: list[TaskView]) -> ClusterousError:
+def _timed_out(group: str, progress: Progress, views: list[TaskView]) -> ClusterousError:
     waiting = sorted(
         {f"{t.node or 'unassigned'}: {t.state}" for t in views if t.state != "running"}
     )
     why = f"{progress.running}/{progress.desired} running"
     if progress.desired == 0:
-        why = f"no ready node in group {spec.group!r} to run it on"
+        why = f"no ready node in group {group!r} to run it on"
     return ClusterousError(
-        f"component {spec.name!r} did not start in time",
+        f"component {progress.component!r} did not start in time",
         why + (f" ({', '.join(waiting[:5])})" if waiting else ""),
-        "raise --timeout, or check 'clusterous status' and 'clusterous logs " + spec.name + "'",
+        f"raise --timeout, or check 'clusterous status' and 'clusterous logs {progress.component}'",
     )
 
 

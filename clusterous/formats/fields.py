@@ -43,7 +43,7 @@ def parse_cpu(value: object) -> float | Auto:
 
 
 def parse_component_count(value: object) -> int | Auto:
-    """``count:`` of a component: an integer ≥ 1, or "auto" (one per node)."""
+    """``count:`` of a component: an integer ≥ 1, or "auto" (⌊node CPUs ÷ cpu⌋ on each node)."""
     if value == "auto":
         return "auto"
     if isinstance(value, int) and not isinstance(value, bool) and value >= 1:

@@ -2,7 +2,8 @@
 
 Commands pass plain values in and get plain results back to render; every
 collaborator (ledger, provider, access, lock) is built here, and so is every
-policy: which profile, what follows a create, what needs confirming. Nothing
+policy: which profile, what follows a create or a change of size (the running
+environment's ``count: auto`` components are re-planned), what needs confirming. Nothing
 below this layer knows of the others' existence (environments, tunnels).
 """
 
@@ -22,7 +23,7 @@ from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, p
 from clusterous.manager.report import Reporter
 from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
 from clusterous.manager.status import ClusterStatus, cluster_status
-from clusterous.operations.environments import RunResult, run_locked
+from clusterous.operations.environments import RunResult, replan_locked, run_locked
 from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
@@ -200,14 +201,18 @@ def grow(
     timeout: float,
 ) -> list[NodeRecord]:
     with cluster_lock(handle.home, handle.name, reporter.warn):
-        return add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
+        added = add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
+        replan_locked(handle, reporter, timeout)
+        return added
 
 
 def shrink(
     handle: ClusterHandle, reporter: Reporter, count: int, group: str | None, timeout: float
 ) -> list[NodeRecord]:
     with cluster_lock(handle.home, handle.name, reporter.warn):
-        return rm_nodes(scale_context(handle, reporter, timeout), group, count)
+        removed = rm_nodes(scale_context(handle, reporter, timeout), group, count)
+        replan_locked(handle, reporter, timeout)
+        return removed
 
 
 def workon(

@@ -29,6 +29,7 @@ from clusterous.records import EnvironmentRecord, TunnelRecord
 if TYPE_CHECKING:
     import docker
 
+    from clusterous.environments.swarm_apps import Replanned
     from clusterous.formats import Environment
     from clusterous.remote.ssh import Session
 
@@ -99,7 +100,7 @@ def run_locked(
     deadline = time.monotonic() + timeout
     result = RunResult(environment.name, [])
     with engine(handle) as (session, client):
-        plan = plan_deploy(environment, swarm_apps.group_cpus(client))
+        plan = plan_deploy(environment, swarm_apps.node_cpus(client))
         _check_tunnel_ports(handle, environment)
         result.files = _copy(session, environment, reporter)
         _build_images(client, environment, reporter, result)
@@ -239,6 +240,45 @@ def _record_environment(
         started_at=time.time(),
     )
     handle.ledger.set_environment(record)
+
+
+def replan_locked(handle: ClusterHandle, reporter: Reporter, timeout: float) -> list[str]:
+    """After add-nodes or rm-nodes: ``count: auto`` components follow their groups' nodes.
+
+    The nodes are already added or removed, so a component that does not
+    reach its new count is warned about, not failed: the command did its part.
+    Returns one line per component whose count changed.
+    """
+    from clusterous.environments import swarm_apps
+
+    if running_environment(handle) is None:
+        return []
+    lines = []
+    with engine(handle) as (_, client):
+        for change in swarm_apps.replan_auto_counts(client):
+            line = f"{change.component}: {change.before} -> {change.after} tasks (count: auto)"
+            reporter.step(line)
+            lines.append(line)
+            if change.after > 0:
+                _wait_replanned(client, change, time.monotonic() + timeout, reporter)
+    return lines
+
+
+def _wait_replanned(
+    client: docker.DockerClient, change: Replanned, deadline: float, reporter: Reporter
+) -> None:
+    from clusterous.environments import swarm_apps
+
+    try:
+        swarm_apps.wait_running(
+            client,
+            change,
+            deadline,
+            lambda p: reporter.node(p.component, f"{p.running}/{p.desired} running"),
+        )
+        reporter.done(f"{change.component} running")
+    except ClusterousError as problem:
+        reporter.warn(problem.render())
 
 
 # -- tunnels ----------------------------------------------------------------------

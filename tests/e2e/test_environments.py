@@ -135,7 +135,7 @@ def test_status_lists_each_service_with_desired_and_running(app: App) -> None:
     services = app.services()
     assert services["master"]["mode"] == "replicated"
     assert (services["master"]["desired"], services["master"]["running"]) == (1, 1)
-    assert services["worker"]["mode"] == "global"
+    assert services["worker"]["mode"] == "replicated"  # count: auto, at most one per node
     assert (services["worker"]["desired"], services["worker"]["running"]) == (2, 2)
 
 

@@ -6,13 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from clusterous.environments.deploy import auto_cpu_shares, command_of, deploy_order, plan_deploy
+from clusterous.environments.deploy import (
+    AutoCount,
+    auto_count,
+    auto_cpu_shares,
+    auto_reservation,
+    command_of,
+    deploy_order,
+    plan_deploy,
+    tasks_per_node,
+)
 from clusterous.errors import InputError
 from clusterous.formats import Component, Environment, Tunnel, load_environment
 
 COMPAT = Path(__file__).resolve().parents[2].parent / "shared" / "compat" / "clusterous-1.0"
 EXAMPLES = Path(__file__).resolve().parents[2] / "environments"
-CPUS = {"master": 2.0, "worker": 4.0}
+CPUS = {"master": [2.0], "worker": [4.0, 4.0]}
+SHARES = {"master": 2.0, "worker": 4.0}
 
 
 def part(machine: str = "worker", **extra: object) -> Component:
@@ -23,22 +33,26 @@ def env(components: dict[str, Component], tunnels: list[Tunnel] | None = None) -
     return Environment(name="demo", components=components, tunnels=tunnels or [])
 
 
-def test_the_basic_python_file_of_clusterous_1_0_plans_master_then_global_engines() -> None:
+def test_the_basic_python_file_of_clusterous_1_0_plans_master_then_engines_per_cpu() -> None:
     plan = plan_deploy(load_environment(COMPAT / "basic-python-env.yml"), CPUS)
     assert [s.name for s in plan.services] == ["master", "engine"]
     master, engine = plan.services
-    assert (master.global_mode, master.replicas, master.cpus) == (False, 1, 2.0)
+    assert (master.replicas, master.max_per_node, master.cpus) == (1, 0, 2.0)
     assert master.ports == [(8888, 8888)]
     assert master.command == [
         "/bin/sh",
         "-c",
         "/bin/bash /home/data/launch_scripts/launch_master.sh",
     ]
-    assert engine.global_mode and engine.cpus == 0.5 and engine.nano_cpus == 500_000_000
+    # cpu 0.5 on two 4-CPU workers: 8 per node, 16 in all, as 1.0 ran them.
+    assert (engine.replicas, engine.max_per_node) == (16, 8)
+    assert engine.cpus == 0.5 and engine.nano_cpus == 500_000_000
     assert engine.constraint == "node.labels.clusterous.group == worker"
     assert engine.labels == {
         "clusterous.environment": "basic-python",
         "clusterous.component": "engine",
+        "clusterous.group": "worker",
+        "clusterous.count-auto": "0.5",
     }
     assert engine.attach_volume and not engine.host_network
     assert plan.network == "clusterous-env-basic-python"
@@ -46,7 +60,45 @@ def test_the_basic_python_file_of_clusterous_1_0_plans_master_then_global_engine
 
 def test_a_fixed_count_is_a_replicated_service() -> None:
     spec = plan_deploy(env({"a": part(count=3)}), CPUS).services[0]
-    assert (spec.global_mode, spec.replicas) == (False, 3)
+    assert (spec.replicas, spec.max_per_node) == (3, 0)
+    assert "clusterous.count-auto" not in spec.labels
+
+
+@pytest.mark.parametrize(
+    ("node_cpus", "cpu", "per_node"),
+    [
+        (2.0, 0.5, 4),  # a c3.large with 1.0's basic-python engines
+        (1.0, 0.5, 2),
+        (1.0, 0.3, 3),
+        (0.3, 0.1, 3),  # not 2: 0.3 / 0.1 is 2.9999999999999996 in floats
+        (4.0, 1.5, 2),
+        (1.0, 2.0, 1),  # a task larger than its node still runs once there
+        (8.0, None, 1),  # cpu: auto is one per node
+    ],
+)
+def test_count_auto_runs_node_cpus_divided_by_cpu_per_node_at_least_one(
+    node_cpus: float, cpu: float | None, per_node: int
+) -> None:
+    assert tasks_per_node(node_cpus, cpu) == per_node
+
+
+def test_count_auto_sums_each_nodes_own_count_and_caps_a_node_at_the_largest() -> None:
+    assert auto_count([1.0, 2.0, 2.0], 0.5) == AutoCount(replicas=10, per_node=4)
+    assert auto_count([1.0, 4.0], None) == AutoCount(replicas=2, per_node=1)
+    assert auto_count([], 0.5) == AutoCount(replicas=0, per_node=1)
+
+
+def test_count_auto_reserves_its_cpu_but_never_more_than_the_smallest_node() -> None:
+    assert auto_reservation([2.0, 4.0], 0.5) == 0.5
+    assert auto_reservation([1.0, 4.0], 3.0) == 1.0
+    spec = plan_deploy(env({"big": part(cpu=3, count="auto")}), {"worker": [1.0, 2.0]})
+    assert (spec.services[0].cpus, spec.services[0].replicas) == (1.0, 2)
+
+
+def test_count_auto_with_cpu_auto_is_one_task_per_node_sharing_the_node() -> None:
+    spec = plan_deploy(env({"a": part(count="auto")}), CPUS).services[0]
+    assert (spec.replicas, spec.max_per_node, spec.cpus) == (2, 1, 4.0)
+    assert spec.labels["clusterous.count-auto"] == "auto"
 
 
 def test_depends_orders_components_after_their_dependencies() -> None:
@@ -77,12 +129,12 @@ def test_cpu_auto_shares_what_fixed_reservations_leave_evenly() -> None:
         "y": part("worker", cpu="auto"),
         "m": part("master", cpu="auto"),
     }
-    assert auto_cpu_shares(components, CPUS) == {"x": 1.5, "y": 1.5, "m": 2.0}
+    assert auto_cpu_shares(components, SHARES) == {"x": 1.5, "y": 1.5, "m": 2.0}
 
 
 def test_cpu_auto_never_reserves_nothing_or_less() -> None:
     components = {"big": part("worker", cpu=4), "x": part("worker")}
-    assert auto_cpu_shares(components, CPUS)["x"] == 0.05
+    assert auto_cpu_shares(components, SHARES)["x"] == 0.05
 
 
 def test_a_tunnel_publishes_its_port_when_the_component_does_not() -> None:
@@ -132,4 +184,5 @@ def test_every_shipped_example_loads_and_plans(example: str) -> None:
     for directory in environment.copy_dirs:
         assert directory.is_dir()
     assert environment.tunnels, "every example is reached through a tunnel"
-    assert any(s.global_mode for s in plan.services), "every example grows with the nodes"
+    grows = [s for s in plan.services if "clusterous.count-auto" in s.labels]
+    assert grows, "every example grows with the nodes"

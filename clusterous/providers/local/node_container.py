@@ -9,12 +9,16 @@ it back the address Swarm knows it by), and a NoCloud seed in
 place in the launch, and ``user-data`` as EC2 would hand it over. The seed is
 copied into the container (a remote engine works too), before it starts or,
 for a node started ahead of its launch, later: its cloud-init waits for it.
+A node with a CPU count is pinned to that many of the host's CPUs, so its
+own dockerd, and Swarm through it, sees exactly its instance type's CPUs.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import tarfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -46,7 +50,7 @@ class NodeContainerSpec:
     labels: Mapping[str, str]
     mounts: Sequence[Bind] = ()
     ssh_port: int = 0  # published on 127.0.0.1 when not 0
-    cpus: float = 0.0  # 0: no limit
+    cpus: float = 0.0  # 0: no limit; else also pinned to that many host CPUs
     memory_mib: int = 0  # 0: no limit
     files: Mapping[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
 
@@ -66,6 +70,18 @@ def nocloud_seed(
         # Last in the archive: a node started ahead of its launch waits for it.
         LAUNCHED: (b"", 0o644),
     }
+
+
+def cpuset_for(cpus: float, host_cpus: int, name: str) -> str:
+    """``cpus`` of the host's CPUs (all of them at most), e.g. "1,2" for 2 CPUs.
+
+    Pinning is what makes the node's ``docker info`` (and Swarm's node
+    resources) report the node's own CPU count: a CFS quota alone leaves it
+    the host's. Nodes start at a CPU chosen from their name, so they spread.
+    """
+    count = min(host_cpus, max(1, math.ceil(cpus)))
+    first = zlib.crc32(name.encode()) % host_cpus
+    return ",".join(str((first + i) % host_cpus) for i in range(count))
 
 
 def node_container_security() -> dict[str, Any]:
@@ -93,6 +109,7 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         mounts=[Mount(m.target, m.source, type=m.kind) for m in spec.mounts],
         port_bindings={22: ("127.0.0.1", spec.ssh_port)} if spec.ssh_port else {},
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
+        cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.name) if spec.cpus else None,
         mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         # The node comes back after a restart of the engine, as an instance does.
@@ -120,6 +137,10 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
     if spec.files:
         container.put_archive("/", tar_of(spec.files))
     return container
+
+
+def _host_cpus(client: docker.DockerClient) -> int:
+    return max(1, int(client.info().get("NCPU", 1)))
 
 
 def tar_of(files: Mapping[str, tuple[bytes, int]]) -> bytes:

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import click
 
+from clusterous.cli.compat import accepts_1_0
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import ConsoleReporter, plan_table, run_summary
 
 
 @click.command()
+@accepts_1_0("create")
 @click.argument("profile_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--name", help="Cluster name (default: the profile's, or 'my-cluster').")
 @click.option("--workers", type=int, help="Number of workers (size of the 'worker' group).")
@@ -24,6 +26,11 @@ from clusterous.cli.render import ConsoleReporter, plan_table, run_summary
     help="Seconds to wait for every node to be ready.",
 )
 @click.option("--keep-on-failure", is_flag=True, help="Keep what was made if create fails.")
+@click.option(
+    "--skip-environment",
+    is_flag=True,
+    help="Do not run the profile's environment_file after create.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @pass_app
 def create(
@@ -35,6 +42,7 @@ def create(
     dry_run: bool,
     timeout: float,
     keep_on_failure: bool,
+    skip_environment: bool,
     yes: bool,
 ) -> None:
     """Create a cluster, from PROFILE_FILE or the default (1 master, N workers)."""
@@ -46,6 +54,8 @@ def create(
         app.out.print(plan_table(planned, dry_run=True))
         for line in planned.resources:
             app.out.print(f"  {line}")
+        if planned.plan.environment_file is not None:
+            app.out.print(environment_line(planned.plan.environment_file, skip_environment))
         app.out.print("Dry run: nothing was created.")
         return
     app.err.print(plan_table(planned, dry_run=False))
@@ -53,7 +63,9 @@ def create(
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)
     options = clusters.CreateOptions(timeout, keep_on_failure)
-    created = clusters.create(app.home, planned, reporter, options, app.profile_override)
+    created = clusters.create(
+        app.home, planned, reporter, options, app.profile_override, not skip_environment
+    )
     state = created.state
     app.out.print(
         f"Cluster [bold]{state.name}[/bold] is ready with {len(state.nodes)} nodes "
@@ -63,6 +75,17 @@ def create(
         "Next: 'clusterous status' · 'clusterous ssh' · 'clusterous add-nodes 1' · "
         f"'clusterous destroy {state.name}'"
     )
+    if skip_environment and planned.plan.environment_file is not None:
+        app.out.print(environment_line(planned.plan.environment_file, skip_environment))
     if created.environment is not None:
         for line in run_summary(created.environment, reporter.elapsed()):
             app.out.print(line)
+
+
+def environment_line(environment_file: Path, skipped: bool) -> str:
+    if skipped:
+        return (
+            f"  environment: {environment_file} not run (--skip-environment); "
+            f"run it with 'clusterous run {environment_file}'"
+        )
+    return f"  environment: {environment_file}, run once the cluster is ready"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from clusterous.cli.compat import accepts_1_0
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import ConsoleReporter
 from clusterous.errors import InputError
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
+@accepts_1_0("destroy")
 @click.argument("name", required=False)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--keep-volume", is_flag=True, help="Keep the shared volume and its files.")

@@ -6,12 +6,14 @@ import sys
 
 import click
 
+from clusterous.cli.compat import accepts_1_0
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.render import ConsoleReporter
 from clusterous.errors import InputError
 
 
 @click.command("quit")
+@accepts_1_0("quit")
 @click.option("--cluster", help="Cluster name (default: current).")
 @click.option("--tunnel-only", is_flag=True, help="Stop only the tunnels; keep the services.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

@@ -167,8 +167,10 @@ def create(
     reporter: Reporter,
     options: CreateOptions,
     profile_override: str | None = None,
+    run_environment: bool = True,
 ) -> Created:
-    """Make the cluster; then run the profile's environment file, under the same lock."""
+    """Make the cluster; then run the profile's environment file (unless told not to),
+    under the same lock."""
     plan, provider = planned.plan, planned.provider
     ledger = Ledger(home, plan.name)
     creator = ClusterCreator(
@@ -177,7 +179,7 @@ def create(
     with cluster_lock(home, plan.name, reporter.warn):
         state = creator.create()
         set_current_cluster(home, plan.name)
-        if plan.environment_file is None:
+        if plan.environment_file is None or not run_environment:
             return Created(state)
         reporter.step(f"running the profile's environment {plan.environment_file}")
         handle = open_cluster(home, state.name, profile_override)

@@ -5,7 +5,9 @@ on workers of type ``medium``: 2 CPUs, the vCPUs of 1.0's c3.large, so 4
 engines per worker, as 1.0 ran there. Each node container is pinned to its
 type's CPUs, and the test reads what Swarm sees from the controller. After
 ``add-nodes`` the engines grow by a node's count, after ``rm-nodes`` they
-shrink back. Only the test's own containers and 127.0.0.1 are contacted.
+shrink back. The cluster is made with 1.0's ``create --no-run`` from a profile
+naming the environment, which then runs only when the test says so. Only the
+test's own containers and 127.0.0.1 are contacted.
 """
 
 from __future__ import annotations
@@ -77,15 +79,18 @@ def cluster(
     cli = CliOnHome(tmp_path_factory.mktemp("home"))
     work = tmp_path_factory.mktemp("count-auto")
     name = unique_cluster_name("auto")
+    env_file = with_busybox(SHAPE_1_0, work / "shape", "8888:", free_port())
     profile = work / "profile.yml"
     profile.write_text(
-        f"name: {name}\nnode_groups:\n"
+        f"name: {name}\nenvironment_file: {env_file}\nnode_groups:\n"
         "  master: {type: small, count: 1}\n"
         "  worker: {type: medium, count: 1}\n"
     )
-    env_file = with_busybox(SHAPE_1_0, work / "shape", "8888:", free_port())
     try:
-        cli.ok("create", str(profile))
+        # 1.0's --no-run: the profile's environment runs later, in the test.
+        created = cli.ok("create", str(profile), "--no-run")
+        assert "'create --no-run' is Clusterous 1.0's spelling" in created.stderr
+        assert cli.status(name)["services"] == []
         yield cli, name, env_file
     finally:
         remove_cluster_resources(docker_client, name)

@@ -93,6 +93,7 @@ def cluster(
         assert cli.status(name)["services"] == []
         yield cli, name, env_file
     finally:
+        cli("destroy", name, "--yes", "--delete-volume")  # stops the run's tunnel too
         remove_cluster_resources(docker_client, name)
 
 

@@ -58,6 +58,24 @@ def test_the_basic_python_file_of_clusterous_1_0_plans_master_then_engines_per_c
     assert plan.network == "clusterous-env-basic-python"
 
 
+def test_the_1_0_basic_python_engines_run_4_per_c3_large_as_in_1_0() -> None:
+    two_c3_large = {"master": [2.0], "worker": [2.0, 2.0]}  # 2 vCPUs each
+    environment = load_environment(COMPAT / "basic-python-env.yml")
+    engine = plan_deploy(environment, two_c3_large).service("engine")
+    assert (engine.replicas, engine.max_per_node) == (8, 4)
+
+
+def test_the_e2e_stand_in_for_basic_python_plans_what_the_1_0_file_plans() -> None:
+    shape = Path(__file__).resolve().parents[1] / "e2e" / "envs" / "basic-python-shape"
+    cpus = {"master": [1.0], "worker": [2.0, 1.0]}
+    ours = plan_deploy(load_environment(shape / "env.yml"), cpus)
+    theirs = plan_deploy(load_environment(COMPAT / "basic-python-env.yml"), cpus)
+    counted = [
+        [(s.name, s.replicas, s.max_per_node, s.cpus) for s in p.services] for p in (ours, theirs)
+    ]
+    assert counted[0] == counted[1] == [("master", 1, 0, 1.0), ("engine", 6, 4, 0.5)]
+
+
 def test_a_fixed_count_is_a_replicated_service() -> None:
     spec = plan_deploy(env({"a": part(count=3)}), CPUS).services[0]
     assert (spec.replicas, spec.max_per_node) == (3, 0)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import click
-from rich.console import Console
 
 from clusterous.home import Home
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F")
 
@@ -18,10 +21,20 @@ class App:
     home: Home
     profile_override: str | None = None
     verbose: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
-    err: Console = field(
-        default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True)
-    )
+
+    # The consoles are made on first use: rich costs a tenth of a second to
+    # import, and `clusterous --help` prints nothing through them.
+    @cached_property
+    def out(self) -> Console:
+        from rich.console import Console
+
+        return Console(highlight=False, soft_wrap=True)
+
+    @cached_property
+    def err(self) -> Console:
+        from rich.console import Console
+
+        return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def pass_app(func: F) -> F:

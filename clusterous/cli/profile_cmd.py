@@ -8,12 +8,15 @@ AWS: its key pair and bucket stay, and the message says so.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
 from clusterous.cli.context import App, pass_app
 from clusterous.config import Profile, load_config, update_config
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 SUMMARY_FIELDS = ("region", "aws_profile", "key_pair", "bucket", "base_image")
 
@@ -38,6 +41,8 @@ def ls_profiles(app: App, as_json: bool) -> None:
 
 
 def _table(rows: list[tuple[bool, Profile]]) -> Table:
+    from rich.table import Table
+
     table = Table(box=None, pad_edge=False)
     for column in ("", "NAME", "PROVIDER", "DETAILS"):
         table.add_column(column)

@@ -6,10 +6,11 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.table import Table
-
 if TYPE_CHECKING:
+    # rich is imported where something is drawn, so that a command's --help stays light.
+    from rich.console import Console
+    from rich.table import Table
+
     from clusterous.operations.clusters import PlannedCreate, PlannedGroup
     from clusterous.operations.environments import RunResult
 
@@ -49,6 +50,8 @@ class ConsoleReporter:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    from rich.table import Table
+
     grid = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for column in columns:
         grid.add_column(column)

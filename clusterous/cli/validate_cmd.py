@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from clusterous.errors import FileInputError
-from clusterous.formats import Kind, validate_file
-from clusterous.formats.problems import Findings
 
-KINDS = {"auto": None, "profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT}
+# The file formats (and pydantic with them) are imported when the command runs,
+# so that `clusterous validate --help` stays as light as `clusterous --help`.
+KINDS = ("auto", "environment", "profile")
 
 
 @click.command("validate")
@@ -33,10 +33,14 @@ def validate(files: tuple[Path, ...], show: bool, kind: str) -> None:
     Prints one line per valid file; problems go to stderr as
     FILE:LINE: field: message, and the exit code is 2 when there are any.
     """
+    from clusterous.formats import Kind, validate_file
+    from clusterous.formats.problems import Findings
+
+    chosen = {"profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT}.get(kind)
     findings = Findings()
     for path in files:
         try:
-            result = validate_file(path, KINDS[kind])
+            result = validate_file(path, chosen)
         except FileInputError as failure:
             findings.absorb(failure)
             continue

@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 import click
 
 from clusterous import __version__
+from clusterous.cancel import on_signals
 from clusterous.cli.context import App
 from clusterous.errors import ClusterousError, ExitCode
 from clusterous.home import Home
@@ -238,4 +239,6 @@ def quiet_library_logs(verbose: bool) -> None:
 
 
 def main() -> NoReturn:
-    cli.main()
+    # SIGTERM and SIGHUP end a command as Ctrl-C does, and all three cancel every wait.
+    with on_signals():
+        cli.main()

@@ -14,6 +14,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from clusterous import cancel
 from clusterous.errors import ClusterousError
 from clusterous.remote.ssh import Session
 
@@ -74,7 +75,7 @@ class Swarm:
         self,
         client: docker.DockerClient,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancel.sleep,
     ) -> None:
         self.client = client
         self.clock = clock

@@ -6,7 +6,9 @@ groups launched with its join token in their user-data, configuring
 themselves in parallel → every node Ready in Swarm. The ledger is written after each
 resource, so a failure or Ctrl-C at any point leaves a trail; unless the user
 asked to keep the pieces, whatever was made is swept away again and the error
-names the step that failed.
+names the step that failed. Ctrl-C (or SIGTERM, SIGHUP) sets the cancel event
+that every wait watches (clusterous.cancel), so the rollback starts at once; a
+second one stops the rollback and names the command that finishes it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
+from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.launch import LedgerRecorder, launch_requests
@@ -157,10 +160,20 @@ class ClusterCreator:
         if self.options.keep_on_failure:
             self.ledger.set_status("failed")
             return
-        self.reporter.warn("rolling back: removing what was made")
-        from clusterous.manager.destroy import destroy_cluster
+        name = self.plan.name
+        try:
+            self.reporter.warn("rolling back: removing what was made (Ctrl-C again stops it)")
+            from clusterous.manager.destroy import destroy_cluster
 
-        destroy_cluster(self.plan.name, self.provider, self.ledger, False, self.reporter)
+            # Its own cancel event: the create's, already set, must not cut the rollback's waits.
+            with cancel.fresh():
+                destroy_cluster(name, self.provider, self.ledger, False, self.reporter)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"the rollback of cluster {name!r} was stopped",
+                "some of what was made is still there",
+                f"remove it with 'clusterous destroy {name}'",
+            ) from None
 
     def _what_is_left(self) -> str:
         if self.options.keep_on_failure:

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
+from clusterous import cancel
 from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
@@ -81,14 +82,8 @@ class SwarmLink:
         records = {n.name: n for n in nodes}
 
         def check(waiting: list[str]) -> None:
-            with ThreadPoolExecutor(max_workers=max(1, min(8, len(waiting)))) as pool:
-                logs = dict(
-                    zip(
-                        waiting,
-                        pool.map(self._bootstrap_log, [records[n] for n in waiting]),
-                        strict=True,
-                    )
-                )
+            tails = cancel.in_parallel([partial(self._bootstrap_log, records[n]) for n in waiting])
+            logs = dict(zip(waiting, tails, strict=True))
             for name, lines in logs.items():
                 if bootstrap_failed(lines):
                     raise ClusterousError(
@@ -119,8 +114,7 @@ class SwarmLink:
         for node_id in ids:
             self.swarm.drain(node_id)
         self.swarm.wait_drained(ids, deadline)
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(nodes)))) as pool:
-            list(pool.map(self._leave, nodes))
+        cancel.in_parallel([partial(self._leave, node) for node in nodes])
 
     def _leave(self, node: NodeRecord) -> None:
         """Have a drained node leave Swarm itself, so its gossip peers forget it at once.
@@ -156,7 +150,7 @@ class SwarmReadiness:
         ledger: Ledger,
         reporter: Reporter,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancel.sleep,
     ) -> None:
         self.access = access
         self.ledger = ledger

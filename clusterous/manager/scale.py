@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clusterous.errors import ClusterousError, InputError, NotFoundError
+from clusterous import cancel
+from clusterous.errors import ClusterousError, InputError, Interrupted, NotFoundError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.launch import LedgerRecorder, launch_requests
 from clusterous.manager.ledger import Ledger
@@ -81,12 +82,39 @@ def add_nodes(
         ctx.reporter.step(f"launching {count} node(s) in group {group}")
         new = _launch(ctx, state, _plans(state, group, names, itype), deadline)
     except (ClusterousError, KeyboardInterrupt) as failure:
-        ctx.reporter.warn("removing the nodes that were being added")
-        _forget(ctx, [n for n in ctx.ledger.load().nodes if n.name in names])
+        _remove_new_nodes(ctx, state.name, group, names)
         if isinstance(failure, KeyboardInterrupt):
-            raise
+            raise Interrupted(
+                f"add-nodes on cluster {state.name!r} interrupted",
+                None,
+                "the nodes that were being added were removed",
+            ) from None
         raise ClusterousError(f"add-nodes failed: {failure.render()}", None, None) from failure
     return new
+
+
+def _remove_new_nodes(ctx: ScaleContext, cluster: str, group: str, names: list[str]) -> None:
+    """Undo an add-nodes; a second Ctrl-C stops that and says how to finish it."""
+    try:
+        ctx.reporter.warn("removing the nodes that were being added (Ctrl-C again stops it)")
+        # Its own cancel event: the add-nodes', already set, must not cut these waits.
+        with cancel.fresh():
+            _forget(ctx, [n for n in ctx.ledger.load().nodes if n.name in names])
+    except KeyboardInterrupt:
+        left = [n.name for n in ctx.ledger.load().nodes if n.name in names]
+        raise Interrupted(
+            f"removing the new nodes of cluster {cluster!r} was stopped",
+            f"not yet removed: {', '.join(left) or 'none recorded in the ledger'}",
+            _finish_removal(cluster, group, len(left)),
+        ) from None
+
+
+def _finish_removal(cluster: str, group: str, left: int) -> str:
+    """The command that removes the newest ``left`` nodes of the group (rm-nodes takes those)."""
+    whole = f"'clusterous destroy {cluster}' removes the whole cluster"
+    if not left:
+        return f"check with 'clusterous status {cluster}'; {whole}"
+    return f"run 'clusterous rm-nodes {left} {group} --cluster {cluster}'; {whole}"
 
 
 def _plans(state: ClusterState, group: str, names: list[str], itype: str) -> list[NodePlan]:

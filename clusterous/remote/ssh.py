@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from clusterous import cancel
 from clusterous.errors import ClusterousError
 from clusterous.home import atomic_write, file_lock
 
@@ -202,6 +203,7 @@ def _collect(
             raise ClusterousError(
                 f"a command on the node did not finish within {timeout:.0f} s", command[:80]
             )
+        cancel.check()  # a worker thread's command ends when the work is cancelled
         select.select([channel], [], [], 0.2)
     if pending and on_output:
         on_output(pending)
@@ -278,7 +280,7 @@ def wait_for_ssh(
     deadline: float,
     via: Session | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = cancel.sleep,
 ) -> Session:
     """Retry until the node accepts a login; a wrong host key is never retried."""
     while True:

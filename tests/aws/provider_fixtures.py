@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from clusterous import cancel
 from clusterous.aws.keys import managed_key_path, new_private_key, public_key_of, write_private_key
 from clusterous.config import Config, Profile, save_config
 from clusterous.errors import ClusterousError
@@ -151,6 +152,7 @@ class FakeLink:
     ledger: Ledger
     log: list[str]
     fail_wait: bool = False
+    interrupt_wait: bool = False  # Ctrl-C while waiting: the cancel event set, as the handler does
 
     def join_token(self) -> str:
         self.log.append("join_token")
@@ -160,6 +162,9 @@ class FakeLink:
         self.log.append(f"wait_ready {sorted(n.name for n in nodes)}")
         if self.fail_wait:
             raise ClusterousError("nodes did not join the Swarm in time", "fake readiness")
+        if self.interrupt_wait:
+            cancel.current().set()
+            cancel.sleep(3600)  # ends at once: the work is cancelled
         for node in nodes:
             self.ledger.record_node(replace(node, ready=True))
 
@@ -179,6 +184,7 @@ class FakeReadiness:
     log: list[str] = field(default_factory=list)
     fail_controller: bool = False
     fail_wait: bool = False
+    interrupt_wait: bool = False
 
     @contextmanager
     def controller(self, state: ClusterState, deadline: float) -> Iterator[FakeLink]:
@@ -186,7 +192,7 @@ class FakeReadiness:
         self.log.append(f"controller {controller.instance_id if controller else None}")
         if self.fail_controller:
             raise ClusterousError("the controller did not accept SSH in time", "fake readiness")
-        yield FakeLink(self.ledger, self.log, self.fail_wait)
+        yield FakeLink(self.ledger, self.log, self.fail_wait, self.interrupt_wait)
 
 
 # ---------------------------------------------------------------- looking at moto

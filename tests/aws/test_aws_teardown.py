@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from clusterous import cancel
+from clusterous.errors import ExitCode, Interrupted
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.destroy import destroy_cluster
@@ -138,14 +142,61 @@ def test_a_failed_add_nodes_removes_only_the_new_nodes(
     assert {n.name for n in ctx.ledger.load().nodes} == {n.name for n in created.nodes}
 
 
-def scale_context(home: Path, account: Account, fail_wait: bool = False) -> ScaleContext:
+def test_ctrl_c_while_new_nodes_join_removes_them_with_waits_the_cancel_does_not_cut(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    # Every provider wait of the removal checks its cancel event: the add-nodes' is set.
+    ctx = scale_context(clusterous_home, account, interrupt_wait=True, sleep=cancel_check)
+    with cancel.fresh() as event, pytest.raises(Interrupted) as error:
+        add_nodes(ctx, "worker", 2, None)
+    assert event.is_set()
+    assert error.value.exit_code == ExitCode.INTERRUPTED
+    assert "the nodes that were being added were removed" in error.value.render()
+    assert len(cluster_instances()) == 5
+    assert {n.name for n in ctx.ledger.load().nodes} == {n.name for n in created.nodes}
+
+
+class CtrlCOnTermination(SilentReporter):
+    """The user's second Ctrl-C, pressed as the removal reports its first terminated node."""
+
+    def done(self, text: str) -> None:
+        if text.startswith("terminated node"):
+            raise KeyboardInterrupt
+
+
+def test_a_second_ctrl_c_stops_removing_new_nodes_and_names_the_rm_nodes_that_finishes(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    ctx = scale_context(clusterous_home, account, interrupt_wait=True)
+    ctx = replace(ctx, reporter=CtrlCOnTermination())
+    with cancel.fresh(), pytest.raises(Interrupted) as error:
+        add_nodes(ctx, "worker", 2, None)
+    message = error.value.render()
+    assert "removing the new nodes of cluster" in message
+    assert "not yet removed: worker-4, worker-5" in message
+    assert f"'clusterous rm-nodes 2 worker --cluster {CLUSTER}'" in message
+    assert f"'clusterous destroy {CLUSTER}'" in message
+
+
+def cancel_check(_seconds: float) -> None:
+    """A provider wait that takes no time but, like cancel.sleep, ends if cancelled."""
+    cancel.check()
+
+
+def scale_context(
+    home: Path,
+    account: Account,
+    fail_wait: bool = False,
+    interrupt_wait: bool = False,
+    sleep: Callable[[float], None] = lambda _: None,
+) -> ScaleContext:
     ledger = Ledger(Home(home), CLUSTER)
     return ScaleContext(
-        make_provider(home, account.profile),
+        make_provider(home, account.profile, sleep=sleep),
         ledger,
         ClusterAccess.of(Home(home), CLUSTER),
         SilentReporter(),
-        readiness=FakeReadiness(ledger, fail_wait=fail_wait),
+        readiness=FakeReadiness(ledger, fail_wait=fail_wait, interrupt_wait=interrupt_wait),
     )
 
 

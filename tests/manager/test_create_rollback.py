@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from clusterous import cancel
+from clusterous.cancel import Cancelled
 from clusterous.errors import ClusterousError, ExitCode, Interrupted
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
@@ -174,3 +176,47 @@ def test_a_name_already_in_use_is_refused_before_anything_is_made(tmp_path: Path
         creator.create()
     assert error.value.exit_code == ExitCode.BAD_INPUT
     assert not provider.swept and not ledger.exists()
+
+
+class CancellingProvider(FailingProvider):
+    """Ctrl-C mid-launch: the create's cancel event is set, as the signal handler sets it."""
+
+    def __init__(self, second_ctrl_c: bool = False) -> None:
+        super().__init__(Cancelled())
+        self.second_ctrl_c = second_ctrl_c
+
+    def launch_nodes(
+        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+    ) -> list[NodeRecord]:
+        cancel.current().set()
+        return super().launch_nodes(requests, recorder, report)
+
+    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+        cancel.sleep(0)  # a wait of the rollback: the create's cancel must not cut it
+        if self.second_ctrl_c:
+            raise KeyboardInterrupt
+        return super().sweep(state, keep_volume, report)
+
+
+def test_the_rollback_waits_are_not_cut_by_the_cancelled_create(tmp_path: Path) -> None:
+    provider = CancellingProvider()
+    creator, ledger = _creator(tmp_path, provider)
+    with cancel.fresh() as create_event, pytest.raises(Interrupted) as error:
+        creator.create()
+    assert create_event.is_set()
+    assert "everything made so far was removed" in error.value.render()
+    assert provider.swept and not ledger.exists()
+
+
+def test_a_second_ctrl_c_stops_the_rollback_and_names_the_destroy_that_finishes_it(
+    tmp_path: Path,
+) -> None:
+    provider = CancellingProvider(second_ctrl_c=True)
+    creator, ledger = _creator(tmp_path, provider)
+    with cancel.fresh(), pytest.raises(Interrupted) as error:
+        creator.create()
+    assert error.value.exit_code == ExitCode.INTERRUPTED
+    message = error.value.render()
+    assert "rollback of cluster 'rb' was stopped" in message
+    assert "'clusterous destroy rb'" in message
+    assert ledger.exists()  # the trail for that destroy

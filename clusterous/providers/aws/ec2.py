@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusterous import cancel
 from clusterous.aws.errors import aws_errors
 from clusterous.errors import ClusterousError
 from clusterous.providers.aws.clients import Clients
@@ -164,7 +165,7 @@ class Ec2:
     def __init__(
         self,
         clients: Clients,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancel.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.clients = clients

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.node.userdata import user_data
@@ -135,7 +136,7 @@ class AwsProvider:
         home: Home,
         profile: Profile,
         session: Callable[[], AwsSession] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = cancel.sleep,
         clock: Callable[[], float] = time.monotonic,
         image_parameter: str = DEBIAN_AMI_PARAMETER,
     ) -> None:

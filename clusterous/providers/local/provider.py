@@ -22,9 +22,11 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.providers.base import (
@@ -299,8 +301,7 @@ class LocalProvider:
         for batch in launches(requests):
             data = user_data(batch[0].bootstrap, [r.name for r in batch])
             jobs += [(self._ahead.pop(r.name), index, data) for index, r in enumerate(batch)]
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(jobs)))) as pool:
-            return list(pool.map(self._deliver, jobs))
+        return cancel.in_parallel([partial(self._deliver, job) for job in jobs])
 
     def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, report: Report) -> None:
         """Start node containers that wait for their seed: they boot while the controller does."""
@@ -309,13 +310,14 @@ class LocalProvider:
         image = self._node_image(report)
         shared = self.shared_dir.resolve()
         addresses = self._next_addresses(len(slots))
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(slots)))) as pool:
-            started = pool.map(
-                lambda job: self._start(job[0], job[1], image, shared, recorder),
-                zip(slots, addresses, strict=True),
-            )
-            for slot, node in zip(slots, started, strict=True):
-                self._ahead[slot.name] = node
+        started = cancel.in_parallel(
+            [
+                partial(self._start, slot, address, image, shared, recorder)
+                for slot, address in zip(slots, addresses, strict=True)
+            ]
+        )
+        for slot, node in zip(slots, started, strict=True):
+            self._ahead[slot.name] = node
 
     def _deliver(self, job: tuple[_Started, int, bytes]) -> NodeRecord:
         started, index, data = job

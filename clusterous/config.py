@@ -29,6 +29,7 @@ PROVIDERS: tuple[Provider, ...] = ("local", "aws")
 LOCAL = "local"
 DEFAULT_BASE_IMAGE = "debian:bookworm-slim"
 DEFAULT_LOCAL_INSTANCE_TYPE = "small"
+DEFAULT_AWS_LEASE_HOURS = 8.0
 PROFILE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SECRET_FIELDS = frozenset({"secret_access_key"})
 PARTLY_SECRET_FIELDS = frozenset({"access_key_id"})
@@ -53,6 +54,14 @@ class Profile:
     # local (default_instance_type may also be set on aws profiles)
     base_image: str | None = None
     default_instance_type: str | None = None
+    # the lease of its clusters, in hours ("0": none); unset: 8 on AWS, none on local
+    max_hours: str | None = None
+
+    @property
+    def lease_hours(self) -> float | None:
+        if self.max_hours is not None:
+            return float(self.max_hours) or None
+        return DEFAULT_AWS_LEASE_HOURS if self.is_aws else None
 
     @property
     def is_aws(self) -> bool:
@@ -313,11 +322,21 @@ def _profile_from(name: str, raw: Any) -> Profile:
         raise _ConfigProblem((*where, "provider"), f"expected 'local' or 'aws', got {provider!r}")
     if name == LOCAL and provider != "local":
         raise _ConfigProblem((*where, "provider"), "the 'local' profile must use provider local")
+    _check_max_hours(raw.get("max_hours"), where)
     settings = {**raw, "provider": provider}
     if provider == "local":
         settings.setdefault("base_image", DEFAULT_BASE_IMAGE)
         settings.setdefault("default_instance_type", DEFAULT_LOCAL_INSTANCE_TYPE)
     return Profile(name=name, **settings)
+
+
+def _check_max_hours(value: str | None, where: tuple[str, ...]) -> None:
+    try:
+        hours = float(value) if value is not None else 0.0
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours < float("inf"):
+        raise _ConfigProblem((*where, "max_hours"), f"expected hours, 0 or more, got {value!r}")
 
 
 def _reject_unknown(mapping: dict[Any, Any], known: frozenset[str] | set[str], where: Any) -> None:

@@ -88,6 +88,20 @@ class TunnelRecord:
         return text.format(url=self.url, port=self.local_port)
 
 
+@dataclass(frozen=True)
+class LeaseRecord:
+    """The cluster's lease (DESIGN section 3): how long it lives without a command.
+
+    ``max_hours`` 0 means no lease; ``idle_minutes`` 0 means no idle stop.
+    ``expires_at`` is the end last heard from the controller, on this machine's
+    clock (0: never heard); only for telling the user, never for deciding.
+    """
+
+    max_hours: float = 0.0
+    idle_minutes: int = 0
+    expires_at: float = 0.0
+
+
 @dataclass
 class ClusterState:
     name: str
@@ -104,6 +118,7 @@ class ClusterState:
     tunnels: list[TunnelRecord] = field(default_factory=list)
     nodes: list[NodeRecord] = field(default_factory=list)
     resources: list[ResourceRecord] = field(default_factory=list)
+    lease: LeaseRecord = field(default_factory=LeaseRecord)
 
     @property
     def controller(self) -> NodeRecord | None:
@@ -196,6 +211,7 @@ def state_from_dict(raw: Any) -> ClusterState:
             _record(ResourceRecord, r, f"resources[{i}]")
             for i, r in enumerate(_list(raw, "resources"))
         ],
+        lease=_record(LeaseRecord, raw.get("lease", {}), "lease"),
     )
 
 

@@ -19,6 +19,6 @@ def connect(app: App, component: str, task: int | None, cluster: str | None) -> 
     from clusterous.operations import components
     from clusterous.operations.handle import open_cluster
 
-    handle = open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
     argv = components.connect_command(handle, component, task)
     click.get_current_context().exit(subprocess.call(argv))

@@ -36,6 +36,12 @@ class App:
 
         return Console(stderr=True, highlight=False, soft_wrap=True)
 
+    def warn(self, text: str) -> None:
+        """A warning for the person at the terminal, on stderr."""
+        from rich.markup import escape
+
+        self.err.print(f"[yellow]![/yellow] {escape(text)}")
+
 
 def pass_app(func: F) -> F:
     """Decorator: give the command the App built by the root group."""

@@ -8,7 +8,7 @@ import click
 
 from clusterous.cli.compat import accepts_1_0
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import ConsoleReporter, plan_table, run_summary
+from clusterous.cli.render import ConsoleReporter, lease_words, plan_table, run_summary
 
 
 @click.command()
@@ -24,6 +24,20 @@ from clusterous.cli.render import ConsoleReporter, plan_table, run_summary
     default=600,
     show_default=True,
     help="Seconds to wait for every node to be ready.",
+)
+@click.option(
+    "--max-hours",
+    type=click.FloatRange(min=0),
+    metavar="HOURS",
+    help="The lease: the cluster ends itself after HOURS without a command "
+    "(default: the profile's max_hours, else 8 on AWS, none locally; 0: none).",
+)
+@click.option(
+    "--idle-minutes",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="M",
+    help="End the cluster after M minutes with no service task running and no SSH session.",
 )
 @click.option("--keep-on-failure", is_flag=True, help="Keep what was made if create fails.")
 @click.option(
@@ -41,6 +55,8 @@ def create(
     provider: str | None,
     dry_run: bool,
     timeout: float,
+    max_hours: float | None,
+    idle_minutes: int,
     keep_on_failure: bool,
     skip_environment: bool,
     yes: bool,
@@ -48,10 +64,15 @@ def create(
     """Create a cluster, from PROFILE_FILE or the default (1 master, N workers)."""
     from clusterous.operations import clusters
 
-    request = clusters.CreateRequest(profile_file, name, workers, provider)
+    request = clusters.CreateRequest(
+        profile_file, name, workers, provider, max_hours, idle_minutes, yes
+    )
     planned = clusters.plan_create(app.home, app.profile_override, request)
+    if max_hours == 0:
+        app.warn("--max-hours 0: no lease; the cluster runs (and bills) until you destroy it")
     if dry_run:
         app.out.print(plan_table(planned, dry_run=True))
+        app.out.print(f"  {lease_words(planned.plan.max_hours, planned.plan.idle_minutes)}")
         for line in planned.resources:
             app.out.print(f"  {line}")
         if planned.plan.environment_file is not None:
@@ -59,6 +80,7 @@ def create(
         app.out.print("Dry run: nothing was created.")
         return
     app.err.print(plan_table(planned, dry_run=False))
+    app.err.print(f"  {lease_words(planned.plan.max_hours, planned.plan.idle_minutes)}")
     if planned.asks_first and not yes:
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)

@@ -22,7 +22,7 @@ def _volume(app: App, cluster: str | None) -> AbstractContextManager[SharedVolum
     from clusterous.operations import components
     from clusterous.operations.handle import open_cluster
 
-    return components.volume(open_cluster(app.home, cluster, app.profile_override))
+    return components.volume(open_cluster(app.home, cluster, app.profile_override, app.warn))
 
 
 @click.command()

@@ -23,7 +23,7 @@ def build_image(app: App, directory: Path, name: str, cluster: str | None) -> No
     from clusterous.operations import components
     from clusterous.operations.handle import open_cluster
 
-    handle = open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
     printer = (lambda line: app.err.print(line, markup=False)) if app.verbose else (lambda _: None)
     image = components.build_image(handle, directory, name, printer)
     app.out.print(f"Built and pushed {image}.")
@@ -39,7 +39,9 @@ def image_info(app: App, name: str, as_json: bool, cluster: str | None) -> None:
     from clusterous.operations import components
     from clusterous.operations.handle import open_cluster
 
-    info = components.image_info(open_cluster(app.home, cluster, app.profile_override), name)
+    info = components.image_info(
+        open_cluster(app.home, cluster, app.profile_override, app.warn), name
+    )
     if as_json:
         click.echo(json.dumps(info.to_dict(), indent=2))
         return

@@ -18,7 +18,7 @@ def logs(app: App, component: str, follow: bool, tail: int | None, cluster: str 
     from clusterous.operations import components
     from clusterous.operations.handle import open_cluster
 
-    handle = open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
     components.logs(
         handle, component, lambda node, line: click.echo(f"{node} | {line}"), follow, tail
     )

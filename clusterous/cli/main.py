@@ -73,6 +73,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "clusterous.cli.destroy_cmd:destroy",
         "Destroy cluster NAME (default: the current one), leaving nothing behind.",
     ),
+    "extend": (
+        "clusterous.cli.extend_cmd:extend",
+        "Make the lease of cluster NAME end no sooner than HOURS from now.",
+    ),
     "ls-volumes": (
         "clusterous.cli.volumes_cmd:ls_volumes",
         "List the shared volumes clusterous made in the AWS profile's region.",

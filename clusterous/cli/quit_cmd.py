@@ -23,7 +23,7 @@ def quit_(app: App, cluster: str | None, tunnel_only: bool, yes: bool) -> None:
     from clusterous.operations import environments
     from clusterous.operations.handle import open_cluster
 
-    handle = open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
     if not yes and not tunnel_only:
         confirm_quit(handle.name)
     result = environments.quit_environment(

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from clusterous.operations.clusters import PlannedCreate, PlannedGroup
     from clusterous.operations.environments import RunResult
+    from clusterous.operations.lease import LeaseStatus
 
 
 class ConsoleReporter:
@@ -126,3 +127,32 @@ def run_summary(result: RunResult, elapsed: float) -> list[str]:
         *(tunnel.rendered_message() for tunnel in result.tunnels),
         "Next: 'clusterous status' · 'clusterous logs COMPONENT' · 'clusterous quit'",
     ]
+
+
+def lease_words(max_hours: float, idle_minutes: int) -> str:
+    """The lease of a plan, in one line."""
+    if max_hours > 0:
+        text = f"lease: the cluster ends itself {max_hours:g} h after the last command"
+    else:
+        text = "lease: none, the cluster runs until 'clusterous destroy'"
+    if idle_minutes > 0:
+        text += f"; idle stop after {idle_minutes} min"
+    return text
+
+
+def lease_status_words(lease: LeaseStatus) -> str:
+    """``Lease: 7 h 58 min left (ends 18:04), ...`` for status."""
+    if lease.max_hours <= 0:
+        text = "Lease: none"
+    elif lease.seconds_left is None:
+        text = f"Lease: {lease.max_hours:g} h after the last command, time left unknown"
+    else:
+        ends = time.strftime("%a %H:%M", time.localtime(lease.ends_at))
+        text = f"Lease: {duration(lease.seconds_left)} left (ends {ends}"
+        text += ", last known)" if lease.source != "controller" else ")"
+    if lease.idle_minutes > 0:
+        if lease.idle_fires_in is None:
+            text += f"; idle stop after {lease.idle_minutes} min idle"
+        else:
+            text += f"; idle stop fires in {duration(lease.idle_fires_in)} if nothing runs"
+    return text

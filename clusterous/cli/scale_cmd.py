@@ -35,7 +35,7 @@ def add_nodes(
     """Add COUNT nodes to GROUP (default: 'worker')."""
     from clusterous.operations import clusters
 
-    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override, app.warn)
     reporter = ConsoleReporter(app.err, app.verbose)
     added = clusters.grow(handle, reporter, count, group, instance_type, timeout)
     names = ", ".join(n.name for n in added)
@@ -52,7 +52,7 @@ def rm_nodes(app: App, count: int, group: str | None, cluster: str | None, timeo
     """Remove COUNT nodes from GROUP (default: 'worker'), moving their tasks first."""
     from clusterous.operations import clusters
 
-    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override, app.warn)
     reporter = ConsoleReporter(app.err, app.verbose)
     removed = clusters.shrink(handle, reporter, count, group, timeout)
     names = ", ".join(n.name for n in removed)

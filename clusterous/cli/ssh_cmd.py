@@ -22,9 +22,10 @@ def ssh(app: App, node: str, command: tuple[str, ...], cluster: str | None) -> N
     Host keys are pinned: the connection is refused if the node is not the one
     clusterous created. Example: clusterous ssh worker-1 -- df -h /data
     """
-    from clusterous.operations import clusters
+    from clusterous.operations import clusters, lease
 
-    handle = clusters.open_cluster(app.home, cluster, app.profile_override)
+    handle = clusters.open_cluster(app.home, cluster, app.profile_override, app.warn)
+    lease.renew(handle)
     state = handle.state()
     argv = handle.access.ssh_command(state, state.node(node))
     if shutil.which("ssh") is None:

@@ -7,7 +7,7 @@ import json
 import click
 
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import duration, size, table
+from clusterous.cli.render import duration, lease_status_words, size, table
 
 
 @click.command()
@@ -18,7 +18,9 @@ def status(app: App, name: str | None, as_json: bool) -> None:
     """Show the state of cluster NAME (default: the current cluster)."""
     from clusterous.operations import clusters
 
-    seen = clusters.status(clusters.open_cluster(app.home, name, app.profile_override))
+    # status reads the lease and does not renew it: polling status keeps nothing alive.
+    handle = clusters.open_cluster(app.home, name, app.profile_override, renew=False)
+    seen = clusters.status(handle)
     if as_json:
         click.echo(json.dumps(seen.to_dict(), indent=2))
         return
@@ -39,5 +41,12 @@ def status(app: App, name: str | None, as_json: bool) -> None:
     if seen.services:
         services = [(s.name, s.mode, f"{s.running}/{s.desired}") for s in seen.services]
         app.out.print(table("Services", ["service", "mode", "running"], services))
+    if seen.lease is not None:
+        app.out.print(lease_status_words(seen.lease))
+        if seen.lease.nearly_over:
+            app.warn(
+                f"the lease of cluster {seen.name!r} is in its last 10 %: "
+                f"'clusterous extend {seen.name}' keeps it"
+            )
     for problem in seen.problems:
         app.err.print(f"[yellow]![/yellow] {problem}")

@@ -16,7 +16,7 @@ def tunnel(app: App, cluster: str | None) -> None:
     from clusterous.operations import environments
     from clusterous.operations.handle import open_cluster
 
-    handle = open_cluster(app.home, cluster, app.profile_override)
+    handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
     found = environments.reopen_tunnels(handle, ConsoleReporter(app.err, app.verbose).warn)
     if not found:
         app.out.print("No tunnels: the running environment has none, or none is running.")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError
 from clusterous.home import Home, atomic_write
+from clusterous.manager.lease import LeaseKeeper
 from clusterous.manager.ledger import Ledger
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.keys import KeyPair, generate_ed25519, write_private_key
@@ -35,12 +36,13 @@ class ClusterAccess:
     key_path: Path
     known_hosts: KnownHosts
     home: Home | None = None  # where the ledger and profiles are (None: a key of its own)
+    lease: LeaseKeeper | None = None  # renews the lease on the first connection
 
     @classmethod
-    def of(cls, home: Home, cluster: str) -> ClusterAccess:
+    def of(cls, home: Home, cluster: str, lease: LeaseKeeper | None = None) -> ClusterAccess:
         directory = home.cluster_dir(cluster)
         known_hosts = KnownHosts(directory / "known_hosts")
-        return cls(cluster, directory / "id_ed25519", known_hosts, home)
+        return cls(cluster, directory / "id_ed25519", known_hosts, home, lease)
 
     def alias(self, node: str) -> str:
         return f"clusterous-{self.cluster}-{node}"
@@ -99,9 +101,12 @@ class ClusterAccess:
         return self.endpoint(controller)
 
     def connect_controller(self, state: ClusterState, timeout: float = 10) -> Session:
-        return connect(
+        session = connect(
             self.controller_endpoint(state), self.key_path, self.known_hosts, None, timeout
         )
+        if self.lease is not None:
+            self.lease.on_connect(session, state)
+        return session
 
     def connect_node(self, state: ClusterState, node: NodeRecord, via: Session) -> Session:
         if node.is_controller:

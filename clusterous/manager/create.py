@@ -22,6 +22,7 @@ from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, Interrupted
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.launch import LedgerRecorder, launch_requests
+from clusterous.manager.lease import lease_record
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
@@ -84,7 +85,10 @@ class ClusterCreator:
 
     def create(self) -> ClusterState:
         self._refuse_existing()
-        self.ledger.create(ClusterState(self.plan.name, self.plan.provider, self.plan.profile))
+        lease = lease_record(self.plan.max_hours, self.plan.idle_minutes, time.time())
+        self.ledger.create(
+            ClusterState(self.plan.name, self.plan.provider, self.plan.profile, lease=lease)
+        )
         try:
             return self._build()
         except KeyboardInterrupt:

@@ -101,5 +101,7 @@ def _user_data_params(
         join_token=join_token,
         private_cidr=state.private_cidr,
         host_key=host_key.private_openssh,
+        lease_seconds=str(round(state.lease.max_hours * 3600)),
+        idle_minutes=str(state.lease.idle_minutes),
         **settings,
     )

@@ -51,6 +51,8 @@ class ClusterPlan:
     shared_volume_size: int | None = None
     shared_volume_id: str | None = None
     environment_file: Path | None = None
+    max_hours: float = 0.0  # the lease; 0: none
+    idle_minutes: int = 0  # idle stop; 0: off
 
     @property
     def all_nodes(self) -> tuple[NodePlan, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 from clusterous.engine.swarm import Swarm, SwarmNode, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
+from clusterous.manager.lease import run_lease
 from clusterous.providers.base import NodeView, Provider
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
@@ -74,6 +75,19 @@ class ServiceStatus:
     running: int
 
 
+@dataclass(frozen=True)
+class LeaseStatus:
+    """The lease as status shows it; seconds counted on the controller's clock."""
+
+    max_hours: float
+    idle_minutes: int
+    seconds_left: float | None  # None: no lease, or unknown
+    ends_at: float  # on this machine's clock; 0: no lease
+    idle_fires_in: float | None  # None: no idle stop, or unknown
+    nearly_over: bool  # in its last 10 %
+    source: str  # controller | last known (the controller did not answer)
+
+
 @dataclass
 class ClusterStatus:
     name: str
@@ -86,6 +100,7 @@ class ClusterStatus:
     shared_volume: dict[str, int] | None = None
     services: list[ServiceStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    lease: LeaseStatus | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,6 +127,7 @@ def cluster_status(
             result.services = services
             result.shared_volume = _volume_usage(controller)
             swarm_known = True
+            result.lease = _lease_now(controller, state, now)
     except ClusterousError as problem:
         result.problems.append(f"controller unreachable: {problem.what}")
     for node in sorted(state.nodes, key=display_order):
@@ -127,7 +143,53 @@ def cluster_status(
                 swarm_known,
             )
         )
+    if result.lease is None:
+        result.lease = _lease_last_known(state, now)
+    if result.nodes and all(n.machine not in ("running", "pending") for n in result.nodes):
+        result.problems.append(_ended_words(state))
     return result
+
+
+def _lease_now(controller: Session, state: ClusterState, now: float) -> LeaseStatus | None:
+    lease = state.lease
+    if lease.max_hours <= 0 and lease.idle_minutes <= 0:
+        return None
+    try:
+        view = run_lease(controller, "show", lease.max_hours)
+    except ClusterousError:
+        return None
+    if view is None:
+        return None
+    return LeaseStatus(
+        lease.max_hours,
+        lease.idle_minutes,
+        view.seconds_left,
+        view.expires_at(now),
+        view.idle_fires_in,
+        view.nearly_over(),
+        "controller",
+    )
+
+
+def _lease_last_known(state: ClusterState, now: float) -> LeaseStatus | None:
+    lease = state.lease
+    if lease.max_hours <= 0 and lease.idle_minutes <= 0:
+        return None
+    left = max(0.0, lease.expires_at - now) if lease.expires_at else None
+    return LeaseStatus(
+        lease.max_hours, lease.idle_minutes, left, lease.expires_at, None, False, "last known"
+    )
+
+
+def _ended_words(state: ClusterState) -> str:
+    if state.lease.max_hours > 0 or state.lease.idle_minutes > 0:
+        why = "its lease (or idle stop) ended them, with no command from here"
+    else:
+        why = "they were stopped or terminated outside clusterous"
+    return (
+        f"no node of the cluster is running: {why}; "
+        f"'clusterous destroy {state.name}' removes the rest"
+    )
 
 
 def display_order(node: NodeRecord) -> tuple[bool, str, int]:

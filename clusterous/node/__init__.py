@@ -52,6 +52,8 @@ class BootstrapParams:
     nfs: str = ""  # yes | no
     host_key: str = ""  # OpenSSH private ed25519 key
     authorized_key: str = ""  # OpenSSH public key
+    lease_seconds: str = ""  # the lease from boot; empty or 0: none
+    idle_minutes: str = ""  # idle stop; empty or 0: none
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:
@@ -62,6 +64,9 @@ class BootstrapParams:
             )
         if self.nfs not in _NFS_VALUES:
             raise ValueError(f"nfs must be yes or no, got {self.nfs!r}")
+        for name in ("lease_seconds", "idle_minutes"):
+            if not getattr(self, name).isdigit() and getattr(self, name) != "":
+                raise ValueError(f"{name} must be a whole number, got {getattr(self, name)!r}")
 
     def shell_assignments(self) -> str:
         """One ``CLUSTEROUS_NAME='value'`` line per parameter, safe for any value."""

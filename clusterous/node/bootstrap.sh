@@ -172,7 +172,8 @@ default_parameters() {
     for name in CLUSTER NODE ROLE GROUP INSTANCE_ID ADVERTISE_ADDR CONTROLLER_ADDR \
         JOIN_TOKEN PRIVATE_CIDR SWARM_ADDR_POOL DNS DOCKER_STORAGE_DRIVER \
         REGISTRY_STORAGE REGISTRY_BUCKET REGISTRY_REGION REGISTRY_PREFIX \
-        REGISTRY_ENDPOINT SHARED_DEVICE NFS HOST_KEY AUTHORIZED_KEY; do
+        REGISTRY_ENDPOINT SHARED_DEVICE NFS HOST_KEY AUTHORIZED_KEY \
+        LEASE_SECONDS IDLE_MINUTES; do
         variable=CLUSTEROUS_$name
         [ -n "${!variable+set}" ] || printf -v "$variable" '%s' ""
     done
@@ -702,6 +703,256 @@ export_shared_data() {
     fi
 }
 
+# --- lease: the dead-man switch and idle stop --------------------------------
+# DESIGN section 3: a cluster lives for its lease unless a command renews it,
+# and ends itself with no call from the laptop and no cloud credential here.
+
+readonly LEASE_SCRIPT=/usr/local/sbin/clusterous-lease
+readonly LEASE_UNIT_DIR=/etc/systemd/system
+readonly LEASE_TIMERS=(clusterous-lease.timer clusterous-lease-sync.timer)
+
+# The script every node runs from two timers, and the CLI over SSH.
+lease_script() {
+    cat <<'EOF'
+#!/bin/bash
+# clusterous-lease: the cluster's lease and idle stop, kept by the nodes themselves.
+#
+# The controller holds the lease's end (epoch seconds of its own clock) in
+# /data/.clusterous/lease, which every node sees; each node keeps a copy in
+# /var/lib/clusterous/lease, so a node that cannot read /data any more still
+# ends on time. `check` (a timer, every 15 s) reads only that copy, so a hung
+# NFS mount cannot keep a node alive, and ends the node when the lease is over.
+# `sync` (a timer) copies the lease from /data, and on the controller ends the
+# lease of a cluster idle for its idle minutes. The CLI runs `extend SECONDS`
+# and `show` over SSH: the end is counted on the node's clock, never the laptop's.
+#
+#   clusterous-lease init ROLE SECONDS IDLE_MINUTES   (bootstrap, once)
+#   clusterous-lease publish                          (bootstrap, controller, /data ready)
+#   clusterous-lease extend SECONDS | show | check | sync
+set -euo pipefail
+
+SHARED=/data/.clusterous/lease
+STATE=/var/lib/clusterous/lease
+# The CLI's own commands hold a session for seconds; one open longer is someone's.
+SESSION_SECONDS=60
+
+now() { date +%s; }
+
+# The number FILE holds, or nothing (missing, unreadable or not a number).
+number_in() {
+    local value
+    value=$(tr -d '[:space:]' <"$1" 2>/dev/null) || return 0
+    if [[ $value =~ ^[0-9]+$ ]]; then printf '%s\n' "$value"; fi
+}
+
+put() {
+    mkdir -p "$(dirname "$1")"
+    printf '%s\n' "$2" >"$1.new"
+    mv -f "$1.new" "$1"
+}
+
+role() { cat "$STATE/role" 2>/dev/null || true; }
+
+# The lease's end as this node knows it: the controller reads /data, the others their copy.
+current_end() {
+    local end=""
+    [ "$(role)" != controller ] || end=$(number_in "$SHARED")
+    [ -n "$end" ] || end=$(number_in "$STATE/expires")
+    printf '%s\n' "$end"
+}
+
+set_end() {
+    put "$SHARED" "$1"
+    put "$STATE/expires" "$1"
+}
+
+init() {
+    local role=$1 seconds=$2 idle=$3
+    mkdir -p "$STATE"
+    if [ ! -e "$STATE/expires" ] && [ "$seconds" -gt 0 ]; then
+        put "$STATE/expires" "$(($(now) + seconds))"
+    fi
+    if [ "$role" = controller ]; then
+        put "$STATE/idle-minutes" "$idle"
+        [ -e "$STATE/active" ] || put "$STATE/active" "$(now)"
+    fi
+    put "$STATE/role" "$role"
+}
+
+# The controller's lease goes to /data, over whatever a reused volume held.
+publish() {
+    local end
+    end=$(number_in "$STATE/expires")
+    if [ -n "$end" ]; then set_end "$end"; else rm -f "$SHARED"; fi
+    put "$STATE/published" yes
+}
+
+# The lease ends no earlier than SECONDS from now; an ended lease stays ended.
+extend() {
+    local seconds=$1 end t
+    t=$(now)
+    end=$(current_end)
+    if [ -n "$end" ] && [ "$t" -ge "$end" ]; then
+        show
+        echo "clusterous-lease: the lease ended at $end; the nodes are ending" >&2
+        return 3
+    fi
+    if [ -z "$end" ] || [ "$end" -lt $((t + seconds)) ]; then set_end $((t + seconds)); fi
+    put "$STATE/active" "$t"
+    printf 'previous=%s\n' "$end"
+    show
+}
+
+show() {
+    local idle
+    idle=$(number_in "$STATE/idle-minutes")
+    printf 'now=%s\nexpires=%s\nidle_minutes=%s\nactive=%s\n' "$(now)" "$(current_end)" \
+        "${idle:-0}" "$(number_in "$STATE/active")"
+}
+
+check() {
+    local end
+    end=$(number_in "$STATE/expires")
+    if [ -n "$end" ] && [ "$(now)" -ge "$end" ]; then end_node "$end"; fi
+}
+
+end_node() {
+    echo "clusterous-lease: the cluster's lease ended at $1 (epoch seconds); this node ends itself"
+    if systemd-detect-virt --quiet --container; then
+        # A local node: its container stops for good (restart policy on-failure).
+        systemctl exit 0
+    else
+        # EC2 terminates an instance that shuts itself down (InstanceInitiatedShutdownBehavior).
+        systemctl poweroff
+    fi
+}
+
+sync_lease() {
+    local end
+    if [ "$(role)" = controller ]; then
+        [ -e "$STATE/published" ] || return 0
+        stop_if_idle
+        end=$(number_in "$SHARED")
+    else
+        end=$(timeout -s KILL 10 cat "$SHARED" 2>/dev/null | tr -d '[:space:]' || true)
+        [[ $end =~ ^[0-9]+$ ]] || end=""
+    fi
+    if [ -n "$end" ]; then put "$STATE/expires" "$end"; fi
+}
+
+stop_if_idle() {
+    local minutes active t
+    minutes=$(number_in "$STATE/idle-minutes")
+    [ "${minutes:-0}" -gt 0 ] || return 0
+    t=$(now)
+    active=$(number_in "$STATE/active")
+    if [ -z "$active" ] || busy; then
+        put "$STATE/active" "$t"
+    elif [ $((t - active)) -ge $((minutes * 60)) ]; then
+        echo "clusterous-lease: idle since $active (over $minutes minutes): the lease ends now"
+        set_end "$t"
+    fi
+}
+
+busy() { service_task_running || session_open; }
+
+# A user service with a task running ("1/2" running/desired replicas).
+service_task_running() {
+    timeout 20 docker service ls --format '{{.Replicas}}' 2>/dev/null | grep -q '^[1-9]'
+}
+
+# An SSH session (sshd's "user@tty" process) open for longer than a CLI command takes.
+session_open() {
+    ps -eo etimes=,args= | awk -v least="$SESSION_SECONDS" '
+        $1 >= least && $2 ~ /^sshd(-session)?:$/ && $3 ~ /@/ { found = 1 }
+        END { exit !found }'
+}
+
+main() {
+    local command=${1:-}
+    case $command in
+        init) init "$2" "$3" "$4" ;;
+        publish) publish ;;
+        extend) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "usage: clusterous-lease extend SECONDS" >&2; return 2; }
+            extend "$2" ;;
+        show) show ;;
+        check) check ;;
+        sync) sync_lease ;;
+        *) echo "usage: clusterous-lease init|publish|extend SECONDS|show|check|sync" >&2; return 2 ;;
+    esac
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi
+EOF
+}
+
+# NAME DESCRIPTION COMMAND: a oneshot service and the timer that runs it every 15 s.
+lease_service() {
+    cat <<EOF
+[Unit]
+Description=clusterous: $2
+ConditionPathExists=/var/lib/clusterous/lease/role
+
+[Service]
+Type=oneshot
+TimeoutStartSec=60
+ExecStart=$LEASE_SCRIPT $3
+EOF
+}
+
+lease_timer() {
+    cat <<EOF
+[Unit]
+Description=clusterous: $2, every 15 s
+
+[Timer]
+OnBootSec=15s
+OnUnitActiveSec=15s
+AccuracySec=1s
+
+[Install]
+WantedBy=timers.target
+EOF
+}
+
+put_lease_files() {
+    put_file "$LEASE_SCRIPT" 0755 "$(lease_script)"
+    [ "$CHANGED" = no ] || note_change "$LEASE_SCRIPT"
+    local name description command
+    while IFS='|' read -r name description command; do
+        put_unit_file "$LEASE_UNIT_DIR/$name.service" "$(lease_service "$name" "$description" "$command")"
+        put_unit_file "$LEASE_UNIT_DIR/$name.timer" "$(lease_timer "$name" "$description")"
+    done <<'EOF'
+clusterous-lease|end this node when the cluster's lease has ended|check
+clusterous-lease-sync|copy the cluster's lease from /data; end an idle cluster's lease|sync
+EOF
+}
+
+lease_parameters() {
+    CLUSTEROUS_LEASE_SECONDS=${CLUSTEROUS_LEASE_SECONDS:-0}
+    CLUSTEROUS_IDLE_MINUTES=${CLUSTEROUS_IDLE_MINUTES:-0}
+    [[ $CLUSTEROUS_LEASE_SECONDS =~ ^[0-9]+$ ]] \
+        || fail "CLUSTEROUS_LEASE_SECONDS must be a whole number of seconds, got '$CLUSTEROUS_LEASE_SECONDS'"
+    [[ $CLUSTEROUS_IDLE_MINUTES =~ ^[0-9]+$ ]] \
+        || fail "CLUSTEROUS_IDLE_MINUTES must be a whole number of minutes, got '$CLUSTEROUS_IDLE_MINUTES'"
+}
+
+# Early in the bootstrap: a node that fails later still ends with its lease.
+install_lease() {
+    STEP="installing the lease"
+    lease_parameters
+    put_lease_files
+    reload_units
+    enable_at_boot "${LEASE_TIMERS[@]}"
+    "$LEASE_SCRIPT" init "$CLUSTEROUS_ROLE" "$CLUSTEROUS_LEASE_SECONDS" "$CLUSTEROUS_IDLE_MINUTES"
+    systemctl start "${LEASE_TIMERS[@]}"
+}
+
+publish_lease() {
+    STEP="publishing the lease in /data"
+    "$LEASE_SCRIPT" publish
+}
+
 # --- systemd units -----------------------------------------------------------
 
 # Every service of this node written and enabled in one go (a daemon-reload
@@ -747,6 +998,8 @@ bake_unit_files() {
     put_file "$REGISTRY_NAME_UNIT" 0644 "$(registry_name_unit)"
     put_file "$DOCKER_DROP_IN" 0644 "$(docker_drop_in)"
     put_file "$REGISTRY_DROP_IN" 0644 "$(registry_drop_in)"
+    put_lease_files
+    systemctl enable --quiet "${LEASE_TIMERS[@]}"
 }
 
 # --- main ------------------------------------------------------------------
@@ -769,12 +1022,14 @@ main() {
     install_packages
     detect_advertise_addr
     install_units
+    install_lease
     install_host_key
     authorize_key
     prepare_shared_data
     point_registry_name
     configure_docker
     if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        publish_lease
         init_swarm
         start_registry
         export_shared_data

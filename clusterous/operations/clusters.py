@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home, check_cluster_name
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions, refuse_existing
 from clusterous.manager.current import set_current_cluster
+from clusterous.manager.lease import check_lease_hours
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, cluster_lock, unheard
 from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, plan_cluster
@@ -29,6 +31,9 @@ from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState, NodeRecord
 
+if TYPE_CHECKING:
+    from clusterous.config import Profile
+
 DEFAULT_CLUSTER_NAME = "my-cluster"
 DEFAULT_WORKERS = 2
 
@@ -39,6 +44,9 @@ class CreateRequest:
     name: str | None = None
     workers: int | None = None
     provider: str | None = None
+    max_hours: float | None = None  # None: the profile file's, else the config profile's
+    idle_minutes: int = 0
+    confirmed: bool = False  # --yes: a lease over 7 days is meant
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,7 @@ def _plan(
         )
         profile = choose_profile(home, profile_override, request.provider)
         provider = make_provider(profile, name, home)
-        plan = plan_cluster(name, provider, profile.name, groups)
+        plan = with_lease(plan_cluster(name, provider, profile.name, groups), request, profile)
     else:
         plan, provider = _plan_from_file(home, profile_override, request)
     return plan, provider
@@ -142,7 +150,23 @@ def _plan_from_file(
         spec.shared_volume_id,
         spec.environment_file,
     )
-    return plan, provider
+    return with_lease(plan, request, profile, spec.max_hours), provider
+
+
+def with_lease(
+    plan: ClusterPlan, request: CreateRequest, profile: Profile, file_hours: float | None = None
+) -> ClusterPlan:
+    """The lease: --max-hours, else the profile file's max_hours, else the config profile's."""
+    if request.max_hours is not None:
+        hours = request.max_hours
+    elif file_hours is not None:
+        hours = file_hours
+    else:
+        hours = profile.lease_hours or 0.0
+    check_lease_hours(hours, "--max-hours", request.confirmed)
+    if request.idle_minutes < 0:
+        raise InputError(f"--idle-minutes must be 0 or more, got {request.idle_minutes}")
+    return replace(plan, max_hours=hours, idle_minutes=request.idle_minutes)
 
 
 def _override_workers(groups: list[GroupRequest], workers: int) -> list[GroupRequest]:

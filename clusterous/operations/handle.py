@@ -14,7 +14,9 @@ from clusterous.errors import InputError
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.current import resolve_cluster_name
+from clusterous.manager.lease import LeaseKeeper
 from clusterous.manager.ledger import Ledger
+from clusterous.manager.lock import Warn, unheard
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState
@@ -55,8 +57,18 @@ def choose_profile(home: Home, override: str | None, provider: str | None) -> Pr
     return matching[0]
 
 
-def open_cluster(home: Home, name: str | None, profile_override: str | None) -> ClusterHandle:
-    """An existing cluster known to this machine, with the provider it was made with."""
+def open_cluster(
+    home: Home,
+    name: str | None,
+    profile_override: str | None,
+    warn: Warn = unheard,
+    renew: bool = True,
+) -> ClusterHandle:
+    """An existing cluster known to this machine, with the provider it was made with.
+
+    With ``renew``, the first connection to the controller renews the cluster's
+    lease (``manager/lease.py``) and ``warn`` hears whether it was nearly over.
+    """
     from clusterous.config import load_config
 
     name = resolve_cluster_name(home, name)
@@ -68,4 +80,5 @@ def open_cluster(home: Home, name: str | None, profile_override: str | None) -> 
     if profile.provider != state.provider:
         profile = choose_profile(home, None, state.provider)
     provider = make_provider(profile, name, home)
-    return ClusterHandle(name, home, ledger, ClusterAccess.of(home, name), provider)
+    keeper = LeaseKeeper(ledger, warn) if renew else None
+    return ClusterHandle(name, home, ledger, ClusterAccess.of(home, name, keeper), provider)

@@ -82,7 +82,7 @@ def _destroy_provider(
 ) -> Provider:
     """The provider the cluster was made with, or the profile's when the ledger is gone."""
     if ledger.exists() and not ledger.is_damaged():
-        return open_cluster(home, name, profile_override).provider
+        return open_cluster(home, name, profile_override, renew=False).provider
     return make_provider(choose_profile(home, profile_override, None), name, home)
 
 

@@ -829,6 +829,7 @@ def run_arguments(spec: LaunchSpec) -> dict[str, Any]:
         "MinCount": spec.count,
         "MaxCount": spec.count,
         "UserData": spec.user_data,
+        "InstanceInitiatedShutdownBehavior": "terminate",  # the lease ends a node by shutdown
         "NetworkInterfaces": [
             {
                 "DeviceIndex": 0,

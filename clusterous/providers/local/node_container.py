@@ -112,8 +112,9 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.name) if spec.cpus else None,
         mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
-        # The node comes back after a restart of the engine, as an instance does.
-        restart_policy={"Name": "unless-stopped"},
+        # The node comes back after a restart of the engine (systemd stopped by the engine
+        # exits 130), as an instance does; a node whose lease ended exits 0 and stays down.
+        restart_policy={"Name": "on-failure"},
         **node_container_security(),
     )
     # What `docker run --security-opt systempaths=unconfined --cgroupns private` send.

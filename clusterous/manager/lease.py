@@ -140,7 +140,7 @@ class LeaseKeeper:
         self._tried = False
 
     def on_connect(self, session: Session, state: ClusterState) -> None:
-        if self._tried or state.lease.max_hours <= 0:
+        if self._tried or (state.lease.max_hours <= 0 and state.lease.idle_minutes <= 0):
             return
         self._tried = True
         hours = state.lease.max_hours

@@ -143,10 +143,10 @@ def cluster_status(
                 swarm_known,
             )
         )
-    if result.lease is None:
-        result.lease = _lease_last_known(state, now)
     if result.nodes and all(n.machine not in ("running", "pending") for n in result.nodes):
         result.problems.append(_ended_words(state))
+    elif result.lease is None:
+        result.lease = _lease_last_known(state, now)
     return result
 
 

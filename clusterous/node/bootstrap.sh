@@ -735,6 +735,9 @@ SHARED=/data/.clusterous/lease
 STATE=/var/lib/clusterous/lease
 # The CLI's own commands hold a session for seconds; one open longer is someone's.
 SESSION_SECONDS=60
+# Idle stop counts from the end of create (the CLI renews then), or from this long
+# after the first boot if no renewal ever comes.
+IDLE_GRACE_SECONDS=600
 
 now() { date +%s; }
 
@@ -774,7 +777,7 @@ init() {
     fi
     if [ "$role" = controller ]; then
         put "$STATE/idle-minutes" "$idle"
-        [ -e "$STATE/active" ] || put "$STATE/active" "$(now)"
+        [ -e "$STATE/active" ] || put "$STATE/active" "$(($(now) + IDLE_GRACE_SECONDS))"
     fi
     put "$STATE/role" "$role"
 }
@@ -787,7 +790,8 @@ publish() {
     put "$STATE/published" yes
 }
 
-# The lease ends no earlier than SECONDS from now; an ended lease stays ended.
+# The lease ends no earlier than SECONDS from now (0: no change), and idle stop
+# counts from now; an ended lease stays ended.
 extend() {
     local seconds=$1 end t
     t=$(now)
@@ -797,7 +801,9 @@ extend() {
         echo "clusterous-lease: the lease ended at $end; the nodes are ending" >&2
         return 3
     fi
-    if [ -z "$end" ] || [ "$end" -lt $((t + seconds)) ]; then set_end $((t + seconds)); fi
+    if [ "$seconds" -gt 0 ] && { [ -z "$end" ] || [ "$end" -lt $((t + seconds)) ]; }; then
+        set_end $((t + seconds))
+    fi
     put "$STATE/active" "$t"
     printf 'previous=%s\n' "$end"
     show
@@ -857,9 +863,9 @@ stop_if_idle() {
 busy() { service_task_running || session_open; }
 
 # A user service with a task running ("1/2" running/desired replicas).
-service_task_running() {
-    timeout 20 docker service ls --format '{{.Replicas}}' 2>/dev/null | grep -q '^[1-9]'
-}
+service_task_running() { service_replicas | grep -q '^[1-9]'; }
+
+service_replicas() { timeout 20 docker service ls --format '{{.Replicas}}' 2>/dev/null || true; }
 
 # An SSH session (sshd's "user@tty" process) open for longer than a CLI command takes.
 session_open() {

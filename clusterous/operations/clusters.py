@@ -27,6 +27,7 @@ from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
 from clusterous.manager.status import ClusterStatus, cluster_status
 from clusterous.operations.environments import RunResult, replan_locked, run_locked
 from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
+from clusterous.operations.lease import renew as renew_lease
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState, NodeRecord
@@ -203,10 +204,12 @@ def create(
     with cluster_lock(home, plan.name, reporter.warn):
         state = creator.create()
         set_current_cluster(home, plan.name)
+        # Renewing here starts idle stop's count from the end of create.
+        handle = open_cluster(home, state.name, profile_override, reporter.warn)
+        renew_lease(handle)
         if plan.environment_file is None or not run_environment:
             return Created(state)
         reporter.step(f"running the profile's environment {plan.environment_file}")
-        handle = open_cluster(home, state.name, profile_override)
         return Created(state, run_locked(handle, plan.environment_file, reporter, options.timeout))
 
 

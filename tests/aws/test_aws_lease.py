@@ -1,0 +1,81 @@
+"""The lease on EC2 (moto): every node may end itself, and knows its lease from boot.
+
+A node ends itself by shutting down (``clusterous-lease`` on the node); only
+``InstanceInitiatedShutdownBehavior=terminate`` makes that the end of the
+instance, its root disk and its public address, with no credential on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.create import ClusterCreator, CreateOptions
+from clusterous.manager.ledger import Ledger
+from clusterous.manager.plan import GroupRequest, plan_cluster
+from clusterous.manager.report import SilentReporter
+from clusterous.records import ClusterState
+from tests.aws.faults import Faults
+from tests.aws.provider_fixtures import (
+    CLUSTER,
+    Account,
+    FakeReadiness,
+    account,
+    boto,
+    cluster_instances,
+    fault_server,
+    faulty_aws,
+    make_provider,
+    user_data_of,
+)
+
+pytestmark = pytest.mark.aws
+__all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name
+
+
+def create_with_lease(home: Path, account: Account, hours: float, idle: int) -> ClusterState:
+    provider = make_provider(home, account.profile)
+    groups = [GroupRequest("worker", "t3.large", 2, spot=True)]
+    plan = plan_cluster(CLUSTER, provider, "aws", groups, None, 10)
+    plan = replace(plan, max_hours=hours, idle_minutes=idle)
+    ledger = Ledger(Home(home), CLUSTER)
+    return ClusterCreator(
+        plan,
+        provider,
+        ledger,
+        ClusterAccess.of(Home(home), CLUSTER),
+        SilentReporter(),
+        CreateOptions(timeout=600),
+        readiness=FakeReadiness(ledger),
+    ).create()
+
+
+def test_every_node_terminates_when_it_shuts_itself_down(
+    account: Account, faulty_aws: Faults, clusterous_home: Path
+) -> None:
+    create_with_lease(clusterous_home, account, 8.0, 0)
+    instances = cluster_instances()
+    assert len(instances) == 3
+    for instance in instances:
+        answer = boto("ec2").describe_instance_attribute(
+            InstanceId=instance["InstanceId"], Attribute="instanceInitiatedShutdownBehavior"
+        )
+        assert answer["InstanceInitiatedShutdownBehavior"]["Value"] == "terminate"
+    launches = list(faulty_aws.forms("RunInstances"))
+    assert [f["InstanceInitiatedShutdownBehavior"] for f in launches] == [["terminate"]] * 2
+
+
+def test_every_node_boots_with_its_lease_and_the_ledger_keeps_it(
+    account: Account, clusterous_home: Path
+) -> None:
+    state = create_with_lease(clusterous_home, account, 1.5, 20)
+    assert (state.lease.max_hours, state.lease.idle_minutes) == (1.5, 20)
+    assert state.lease.expires_at > 0
+    for instance in cluster_instances():
+        script = user_data_of(instance["InstanceId"])
+        assert "CLUSTEROUS_LEASE_SECONDS=5400\n" in script
+        assert "CLUSTEROUS_IDLE_MINUTES=20\n" in script

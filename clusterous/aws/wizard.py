@@ -31,6 +31,7 @@ from clusterous.home import Home
 
 KEY_PAIR_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+DEFAULT_LEASE_HOURS = "8"
 DEFAULT_PROFILE_NAME = "aws"
 SECRET_VARIABLE = "AWS_SECRET_ACCESS_KEY"
 SECRET_ON_COMMAND_LINE = (
@@ -49,6 +50,21 @@ def default_key_pair(profile_name: str) -> str:
 
 def default_bucket(account: str, region: str) -> str:
     return f"clusterous-{account}-{region}"
+
+
+def check_max_hours(text: str) -> str:
+    """A lease in hours, 0 (none) or more, up to 7 days: '8' -> '8', '1.50' -> '1.5'."""
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= 7 * 24:
+        raise InputError(
+            f"invalid lease {text!r}",
+            "expected hours between 0 (no lease) and 168 (7 days)",
+            "pass --max-hours 8, for example",
+        )
+    return f"{hours:g}"
 
 
 def check_cidr(text: str) -> str:
@@ -125,6 +141,7 @@ class SetupRequest:
     bucket: str
     allowed_cidr: str
     key_file: Path | None = None  # the private key of an existing EC2 key pair
+    max_hours: str = DEFAULT_LEASE_HOURS  # the lease of the profile's clusters; "0": none
 
     def checked(self) -> SetupRequest:
         """Check what can be checked without AWS, so bad input fails before any call."""
@@ -132,7 +149,12 @@ class SetupRequest:
         check_key_pair_name(self.key_pair)
         check_bucket_name(self.bucket)
         key_file = check_key_file(self.key_file.expanduser()) if self.key_file else None
-        return replace(self, allowed_cidr=check_cidr(self.allowed_cidr), key_file=key_file)
+        return replace(
+            self,
+            allowed_cidr=check_cidr(self.allowed_cidr),
+            key_file=key_file,
+            max_hours=check_max_hours(self.max_hours),
+        )
 
 
 @dataclass(frozen=True)
@@ -208,6 +230,7 @@ def _profile(request: SetupRequest, private_key: Path) -> Profile:
         key_file=str(private_key.absolute()),
         bucket=request.bucket,
         allowed_cidr=request.allowed_cidr,
+        max_hours=request.max_hours,
     )
 
 

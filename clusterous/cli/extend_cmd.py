@@ -8,7 +8,8 @@ from clusterous.cli.context import App, pass_app
 from clusterous.errors import InputError
 
 
-@click.command()
+# A negative HOURS is an argument to refuse clearly, not an unknown option.
+@click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("name", required=False)
 @click.argument("hours", required=False)
 @click.option("--yes", "-y", is_flag=True, help="Allow a lease of more than 7 days.")
@@ -23,8 +24,9 @@ def extend(app: App, name: str | None, hours: str | None, yes: bool) -> None:
 
     if hours is None and name is not None and _is_number(name):
         name, hours = None, name
+    wanted = parse_hours(hours)
     handle = clusters.open_cluster(app.home, name, app.profile_override, renew=False)
-    view = lease.extend(handle, parse_hours(hours), yes)
+    view = lease.extend(handle, wanted, yes)
     app.out.print(
         f"The lease of cluster [bold]{handle.name}[/bold] now ends in "
         f"{lease.duration_words(view.seconds_left or 0)}."

@@ -98,6 +98,12 @@ def _for_click(check: Callable[[str], T]) -> Callable[[str], T]:
     "--bucket", metavar="NAME", help="S3 bucket for the image registry [clusterous-ACCOUNT-REGION]."
 )
 @click.option("--allowed-cidr", metavar="CIDR", help="Who may SSH to clusters [your address/32].")
+@click.option(
+    "--max-hours",
+    metavar="HOURS",
+    help="Lease of this profile's clusters: they end themselves HOURS after the last "
+    "command (0: never) [8].",
+)
 @click.option("-y", "--yes", "--no-input", "no_input", is_flag=True, help="Never prompt.")
 @pass_app
 def setup(app: App, **options: object) -> None:

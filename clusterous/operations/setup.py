@@ -39,6 +39,7 @@ class Flags:
     bucket: str | None
     allowed_cidr: str | None
     no_input: bool
+    max_hours: str | None = None
 
 
 class Asker(Protocol):
@@ -187,6 +188,18 @@ def _request(
         key_file=_key_file(flags, earlier, managed_key_path(app_home, key_pair)),
         bucket=bucket,
         allowed_cidr=flags.allowed_cidr or _ask_cidr(earlier, asker),
+        max_hours=flags.max_hours or _ask_max_hours(earlier, asker),
+    )
+
+
+def _ask_max_hours(earlier: Profile | None, asker: Asker) -> str:
+    """The lease: a cluster ends itself after this many hours without a command."""
+    default = earlier.max_hours if earlier and earlier.max_hours else wizard.DEFAULT_LEASE_HOURS
+    return asker.ask(
+        "Hours a cluster lives after the last command (its lease; 0: until destroyed)",
+        default,
+        "--max-hours",
+        wizard.check_max_hours,
     )
 
 

@@ -49,6 +49,13 @@ def test_status_of_an_unknown_cluster_is_exit_2(cli_runner: CliRunner) -> None:
         (("create", "--name", "Bad_Name"), "invalid cluster name 'Bad_Name'"),
         (("create", "--timeout", "0"), "Invalid value for '--timeout'"),
         (("add-nodes", "two"), "Invalid value for 'COUNT'"),
+        (("create", "--max-hours", "-1"), "Invalid value for '--max-hours'"),
+        (("create", "--max-hours", "eight"), "'eight' is not a valid float"),
+        (("create", "--max-hours", "nan"), "--max-hours must be a number of hours, 0 or more"),
+        (("create", "--max-hours", "169"), "--max-hours 169 is a lease of more than 7 days"),
+        (("create", "--idle-minutes", "-5"), "Invalid value for '--idle-minutes'"),
+        (("extend", "my-cluster", "-2"), "HOURS must be a number of hours greater than 0"),
+        (("extend", "my-cluster", "soon"), "HOURS must be a number of hours greater than 0"),
     ],
 )
 def test_bad_flags_are_refused_with_exit_2(

@@ -66,8 +66,8 @@ def test_flags_alone_create_key_pair_bucket_and_a_current_profile(cli_runner, ho
 
 
 def test_the_interactive_wizard_offers_sensible_defaults(cli_runner, home) -> None:
-    # profile name, credential source, region, key pair, bucket, CIDR: all defaults but region
-    answers = "\n" + "environment\n" + "eu-west-1\n" + "\n" + "\n" + "\n"
+    # profile name, credential source, region, key pair, bucket, CIDR, lease: defaults but region
+    answers = "\n" + "environment\n" + "eu-west-1\n" + "\n" + "\n" + "\n" + "\n"
     result = cli_runner("setup", input=answers)
     assert result.exit_code == 0, result.output
     assert "[clusterous-aws]" in result.stdout
@@ -76,10 +76,27 @@ def test_the_interactive_wizard_offers_sensible_defaults(cli_runner, home) -> No
     assert profile.bucket == f"clusterous-{ACCOUNT}-eu-west-1"
     assert profile.allowed_cidr == f"{PUBLIC_ADDRESS}/32"
     assert profile.aws_profile is None and profile.access_key_id is None
+    assert "lease; 0: until destroyed) [8]" in result.stdout
+    assert (profile.max_hours, profile.lease_hours) == ("8", 8.0)
+
+
+def test_an_invalid_typed_lease_is_asked_again(cli_runner, home) -> None:
+    answers = "\nenvironment\nus-east-1\n\n\n\n-3\n1.50\n"
+    result = cli_runner("setup", input=answers)
+    assert result.exit_code == 0, result.output
+    assert "invalid lease '-3'" in result.output
+    assert load_config(home).get("aws").max_hours == "1.5"
+
+
+def test_a_lease_flag_of_over_seven_days_is_refused(cli_runner, home) -> None:
+    result = cli_runner(*FLAGS, "--max-hours", "200")
+    assert result.exit_code == 2
+    assert "invalid lease '200'" in result.stderr and "--max-hours" in result.stderr
+    assert saved_names(home) == ["local"]
 
 
 def test_an_invalid_typed_cidr_is_asked_again(cli_runner, home) -> None:
-    answers = "\nenvironment\nus-east-1\n\n\nnot-a-cidr\n192.0.2.0/24\n"
+    answers = "\nenvironment\nus-east-1\n\n\nnot-a-cidr\n192.0.2.0/24\n\n"
     result = cli_runner("setup", input=answers)
     assert result.exit_code == 0, result.output
     assert "invalid CIDR 'not-a-cidr'" in result.output

@@ -230,6 +230,7 @@ def grow(
     timeout: float,
 ) -> list[NodeRecord]:
     with cluster_lock(handle.home, handle.name, reporter.warn):
+        renew_lease(handle)  # scaling reaches the nodes by its own connections
         added = add_nodes(scale_context(handle, reporter, timeout), group, count, itype)
         replan_locked(handle, reporter, timeout)
         return added
@@ -239,6 +240,7 @@ def shrink(
     handle: ClusterHandle, reporter: Reporter, count: int, group: str | None, timeout: float
 ) -> list[NodeRecord]:
     with cluster_lock(handle.home, handle.name, reporter.warn):
+        renew_lease(handle)
         removed = rm_nodes(scale_context(handle, reporter, timeout), group, count)
         replan_locked(handle, reporter, timeout)
         return removed

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from unittest.mock import Mock
+
 from clusterous.engine.swarm import SwarmNode
-from clusterous.manager.status import NodeStatus, display_order
-from clusterous.providers.base import NodeView
-from clusterous.records import NodeRecord
+from clusterous.home import Home
+from clusterous.manager.access import ClusterAccess
+from clusterous.manager.status import ClusterStatus, NodeStatus, cluster_status, display_order
+from clusterous.providers.base import NodeView, Provider
+from clusterous.records import ClusterState, LeaseRecord, NodeRecord
 
 
 def _merge(view: NodeView | None, swarm: SwarmNode | None, known: bool = True) -> NodeStatus:
@@ -55,3 +60,43 @@ def test_nodes_are_listed_controller_first_then_by_group_and_number() -> None:
         "worker-2",
         "worker-10",
     ]
+
+
+# -- the lease, when the controller does not answer ---------------------------------
+
+
+def _unreachable_cluster(machine: str, tmp_path: Path) -> ClusterStatus:
+    """A cluster whose controller has no SSH endpoint, its machines in state ``machine``."""
+    state = ClusterState(
+        "demo",
+        "aws",
+        "aws",
+        lease=LeaseRecord(8.0, 0, expires_at=10_000.0),
+        nodes=[NodeRecord("controller", "controller", "t3.small", "i-1")],
+    )
+    provider = Mock(spec=Provider)
+    provider.describe_nodes.return_value = [
+        NodeView("controller", "controller", "t3.small", "i-1", machine)
+    ]
+    access = ClusterAccess.of(Home(tmp_path), "demo")
+    return cluster_status(state, provider, access, now=9_000.0)
+
+
+def test_with_every_machine_gone_status_says_the_lease_ended_them_and_names_destroy(
+    tmp_path: Path,
+) -> None:
+    seen = _unreachable_cluster("missing", tmp_path)
+    assert seen.lease is None
+    assert any(
+        "its lease (or idle stop) ended them" in p and "clusterous destroy demo" in p
+        for p in seen.problems
+    ), seen.problems
+
+
+def test_with_the_controller_unreachable_status_shows_the_last_known_end(
+    tmp_path: Path,
+) -> None:
+    seen = _unreachable_cluster("running", tmp_path)
+    assert seen.lease is not None
+    assert (seen.lease.seconds_left, seen.lease.source) == (1_000.0, "last known")
+    assert seen.to_dict()["lease"]["ends_at"] == 10_000.0

@@ -15,9 +15,11 @@ import pytest
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.create import ClusterCreator, CreateOptions
+from clusterous.manager.destroy import destroy_cluster
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest, plan_cluster
 from clusterous.manager.report import SilentReporter
+from clusterous.manager.status import cluster_status
 from clusterous.records import ClusterState
 from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
@@ -30,6 +32,7 @@ from tests.aws.provider_fixtures import (
     fault_server,
     faulty_aws,
     make_provider,
+    tagged_resources,
     user_data_of,
 )
 
@@ -79,3 +82,20 @@ def test_every_node_boots_with_its_lease_and_the_ledger_keeps_it(
         script = user_data_of(instance["InstanceId"])
         assert "CLUSTEROUS_LEASE_SECONDS=5400\n" in script
         assert "CLUSTEROUS_IDLE_MINUTES=20\n" in script
+
+
+def test_once_the_lease_has_terminated_every_node_status_says_so_and_destroy_sweeps_the_rest(
+    account: Account, clusterous_home: Path
+) -> None:
+    create_with_lease(clusterous_home, account, 8.0, 0)
+    # What the nodes do at the end of their lease: shut down, and EC2 terminates them.
+    ids = [i["InstanceId"] for i in cluster_instances()]
+    boto("ec2").terminate_instances(InstanceIds=ids)
+    provider = make_provider(clusterous_home, account.profile)
+    ledger = Ledger(Home(clusterous_home), CLUSTER)
+    access = ClusterAccess.of(Home(clusterous_home), CLUSTER)
+    seen = cluster_status(ledger.load(), provider, access)
+    assert {n.machine for n in seen.nodes} == {"missing"}
+    assert any("its lease (or idle stop) ended them" in p for p in seen.problems), seen.problems
+    report = destroy_cluster(CLUSTER, provider, ledger, False, SilentReporter())
+    assert report.leftovers == [] and tagged_resources() == []

@@ -29,6 +29,7 @@ ENDED_STATUS = 3  # the script's status when the lease is already over
 NOT_INSTALLED_STATUS = 127  # a cluster made before leases existed
 WARN_FRACTION = 0.1  # warn in the last 10 % of the lease
 LONG_LEASE_HOURS = 7 * 24  # longer needs --yes
+LONGEST_LEASE_HOURS = 10 * 365 * 24  # the node's script takes at most 9 digits of seconds
 DEFAULT_AWS_HOURS = 8.0
 
 Clock = Callable[[], float]
@@ -114,9 +115,9 @@ def hours_to_seconds(hours: float) -> int:
 
 def check_lease_hours(hours: float, option: str, confirmed: bool) -> float:
     """A lease length the user gave: 0 or more, and over 7 days only with --yes."""
-    if not 0 <= hours < float("inf"):
+    if not 0 <= hours <= LONGEST_LEASE_HOURS:
         raise InputError(
-            f"{option} must be a number of hours, 0 or more, got {hours}",
+            f"{option} must be a number of hours, 0 or more (10 years at most), got {hours:g}",
             None,
             f"for example {option} 8; {option} 0 means no lease",
         )

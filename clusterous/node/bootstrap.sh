@@ -879,8 +879,10 @@ main() {
     case $command in
         init) init "$2" "$3" "$4" ;;
         publish) publish ;;
-        extend) [[ ${2:-} =~ ^[0-9]+$ ]] || { echo "usage: clusterous-lease extend SECONDS" >&2; return 2; }
-            extend "$2" ;;
+        extend)
+            [[ ${2:-} =~ ^[0-9]{1,9}$ ]] || { echo "usage: clusterous-lease extend SECONDS" >&2; return 2; }
+            extend $((10#$2))
+            ;;
         show) show ;;
         check) check ;;
         sync) sync_lease ;;
@@ -892,24 +894,25 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi
 EOF
 }
 
-# NAME DESCRIPTION COMMAND: a oneshot service and the timer that runs it every 15 s.
+# DESCRIPTION COMMAND: a oneshot service running the lease script (once the
+# bootstrap has given the node its lease), and the timer that runs it every 15 s.
 lease_service() {
     cat <<EOF
 [Unit]
-Description=clusterous: $2
+Description=clusterous: $1
 ConditionPathExists=/var/lib/clusterous/lease/role
 
 [Service]
 Type=oneshot
 TimeoutStartSec=60
-ExecStart=$LEASE_SCRIPT $3
+ExecStart=$LEASE_SCRIPT $2
 EOF
 }
 
 lease_timer() {
     cat <<EOF
 [Unit]
-Description=clusterous: $2, every 15 s
+Description=clusterous: $1, every 15 s
 
 [Timer]
 OnBootSec=15s
@@ -926,8 +929,8 @@ put_lease_files() {
     [ "$CHANGED" = no ] || note_change "$LEASE_SCRIPT"
     local name description command
     while IFS='|' read -r name description command; do
-        put_unit_file "$LEASE_UNIT_DIR/$name.service" "$(lease_service "$name" "$description" "$command")"
-        put_unit_file "$LEASE_UNIT_DIR/$name.timer" "$(lease_timer "$name" "$description")"
+        put_unit_file "$LEASE_UNIT_DIR/$name.service" "$(lease_service "$description" "$command")"
+        put_unit_file "$LEASE_UNIT_DIR/$name.timer" "$(lease_timer "$description")"
     done <<'EOF'
 clusterous-lease|end this node when the cluster's lease has ended|check
 clusterous-lease-sync|copy the cluster's lease from /data; end an idle cluster's lease|sync
@@ -937,13 +940,14 @@ EOF
 lease_parameters() {
     CLUSTEROUS_LEASE_SECONDS=${CLUSTEROUS_LEASE_SECONDS:-0}
     CLUSTEROUS_IDLE_MINUTES=${CLUSTEROUS_IDLE_MINUTES:-0}
-    [[ $CLUSTEROUS_LEASE_SECONDS =~ ^[0-9]+$ ]] \
+    [[ $CLUSTEROUS_LEASE_SECONDS =~ ^(0|[1-9][0-9]*)$ ]] \
         || fail "CLUSTEROUS_LEASE_SECONDS must be a whole number of seconds, got '$CLUSTEROUS_LEASE_SECONDS'"
-    [[ $CLUSTEROUS_IDLE_MINUTES =~ ^[0-9]+$ ]] \
+    [[ $CLUSTEROUS_IDLE_MINUTES =~ ^(0|[1-9][0-9]*)$ ]] \
         || fail "CLUSTEROUS_IDLE_MINUTES must be a whole number of minutes, got '$CLUSTEROUS_IDLE_MINUTES'"
 }
 
-# Early in the bootstrap: a node that fails later still ends with its lease.
+# First of all (it needs nothing installed): a node whose bootstrap fails later,
+# with no one left to destroy it, still ends with its lease.
 install_lease() {
     STEP="installing the lease"
     lease_parameters
@@ -1025,10 +1029,10 @@ main() {
     default_parameters
     check_parameters
     say "configuring $CLUSTEROUS_NODE ($CLUSTEROUS_ROLE, group $CLUSTEROUS_GROUP) of cluster $CLUSTEROUS_CLUSTER"
+    install_lease
     install_packages
     detect_advertise_addr
     install_units
-    install_lease
     install_host_key
     authorize_key
     prepare_shared_data

@@ -63,7 +63,7 @@ def test_an_ended_lease_has_no_time_left() -> None:
     assert view.ended and view.seconds_left == 0
 
 
-@pytest.mark.parametrize("hours", [-1.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("hours", [-1.0, float("nan"), float("inf"), 10 * 365 * 24 + 1])
 def test_a_lease_must_be_hours_zero_or_more(hours: float) -> None:
     with pytest.raises(InputError, match="--max-hours must be a number of hours"):
         check_lease_hours(hours, "--max-hours", confirmed=True)

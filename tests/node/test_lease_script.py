@@ -129,7 +129,7 @@ def test_an_ended_lease_is_not_extended_and_says_so(
     assert shared.read_text() == f"{1000 + 8 * HOUR}\n"
 
 
-@pytest.mark.parametrize("argument", ["-5", "1.5", "", "x; touch /tmp/nope"])
+@pytest.mark.parametrize("argument", ["-5", "1.5", "", "x; touch /tmp/nope", "1234567890"])
 def test_extend_takes_only_whole_seconds(
     tmp_path: Path, shared: Path, script: Path, argument: str
 ) -> None:
@@ -207,3 +207,9 @@ def test_extend_zero_restarts_the_idle_clock_and_leaves_no_lease_alone(
     shown = values(ok(boss, 1200, "extend", "0"))
     assert (shown["expires"], shown["active"]) == ("", "1200")
     assert ok(boss, 10**9, "check") == ""
+
+
+def test_extend_reads_leading_zeros_as_decimal(tmp_path: Path, shared: Path, script: Path) -> None:
+    boss = controller(tmp_path, shared, script)
+    shown = values(ok(boss, 2000, "extend", "0" + str(9 * HOUR)))
+    assert shown["expires"] == str(2000 + 9 * HOUR)

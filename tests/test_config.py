@@ -127,6 +127,25 @@ def test_a_bad_provider_names_the_line_and_field(home: Home) -> None:
     )
 
 
+def test_a_bad_lease_names_the_line_and_field(home: Home) -> None:
+    text = "current_profile: local\nprofiles:\n  cloud:\n    provider: aws\n    max_hours: soon\n"
+    path = write(home, text)
+    with pytest.raises(InputError, match=f"{path}:5: profiles.cloud.max_hours: expected hours"):
+        load_config(home)
+
+
+def test_the_lease_is_8_hours_on_aws_none_on_local_unless_set(home: Home) -> None:
+    text = (
+        "current_profile: local\nprofiles:\n  cloud:\n    provider: aws\n"
+        "  short:\n    provider: aws\n    max_hours: '1.5'\n"
+        "  forever:\n    provider: aws\n    max_hours: '0'\n"
+    )
+    write(home, text)
+    profiles = load_config(home).profiles
+    hours = {name: profiles[name].lease_hours for name in ("cloud", "short", "forever", "local")}
+    assert hours == {"cloud": 8.0, "short": 1.5, "forever": None, "local": None}
+
+
 def test_an_unknown_current_profile_is_reported_at_its_line(home: Home) -> None:
     path = write(home, "# hand edited\ncurrent_profile: gone\nprofiles: {}\n")
     with pytest.raises(InputError, match=f"{path}:2: current_profile: names no known profile"):

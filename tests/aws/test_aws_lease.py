@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,3 +100,18 @@ def test_once_the_lease_has_terminated_every_node_status_says_so_and_destroy_swe
     assert any("its lease (or idle stop) ended them" in p for p in seen.problems), seen.problems
     report = destroy_cluster(CLUSTER, provider, ledger, False, SilentReporter())
     assert report.leftovers == [] and tagged_resources() == []
+
+
+def test_the_dry_run_shows_the_aws_profiles_default_lease_and_the_flags_override_it(
+    account: Account, cli_runner: Any
+) -> None:
+    default = cli_runner("create", "--name", CLUSTER, "--workers", "1", "--dry-run")
+    assert default.exit_code == 0, default.output
+    assert "lease: the cluster ends itself 8 h after the last command" in default.stdout
+    flags = ("--max-hours", "2.5", "--idle-minutes", "30")
+    chosen = cli_runner("create", "--name", CLUSTER, "--workers", "1", *flags, "--dry-run")
+    assert "ends itself 2.5 h after the last command; idle stop after 30 min" in chosen.stdout
+    none = cli_runner("create", "--name", CLUSTER, "--max-hours", "0", "--dry-run")
+    assert none.exit_code == 0, none.output
+    assert "lease: none" in none.stdout
+    assert "--max-hours 0: no lease" in none.stderr

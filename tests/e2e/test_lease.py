@@ -169,7 +169,7 @@ def test_the_extended_busy_cluster_outlives_both_its_lease_and_its_idle_minutes(
     running = states(docker_client, leases.kept)
     assert len(running) == 3 and {s for s, _ in running.values()} == {"running"}, running
     services = {s["name"]: s["running"] for s in leases.cli.status(leases.kept)["services"]}
-    assert services == {"master": 1, "worker": 1}
+    assert set(services) == {"master", "worker"} and min(services.values()) >= 1, services
 
 
 def test_an_ended_cluster_says_so_and_destroy_sweeps_it(

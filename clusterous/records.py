@@ -78,6 +78,7 @@ class TunnelRecord:
     remote_port: int
     pid: int = 0
     message: str | None = None
+    started: str = ""  # the process' start time, so a reused pid is never taken for it
 
     @property
     def url(self) -> str:

@@ -2,7 +2,8 @@
 
 It accepts exactly one login key, runs commands with bash (feeding them the
 channel's stdin), and opens direct-tcpip channels (jumps, forwards, tunnels)
-to 127.0.0.1 only. Tests that need SSH without Docker use it; the e2e tests
+to 127.0.0.1 only; like sshd, it refuses a channel whose destination does not
+accept the connection. Tests that need SSH without Docker use it; the e2e tests
 use the real sshd in the node containers instead.
 """
 
@@ -18,6 +19,7 @@ from paramiko.common import (
     AUTH_FAILED,
     AUTH_SUCCESSFUL,
     OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED,
+    OPEN_FAILED_CONNECT_FAILED,
     OPEN_SUCCEEDED,
 )
 
@@ -31,7 +33,7 @@ def key_of(private_openssh: str) -> paramiko.PKey:
 class _Server(paramiko.ServerInterface):
     def __init__(self, login_key: paramiko.PKey) -> None:
         self.login_key = login_key
-        self.destinations: dict[int, tuple[str, int]] = {}
+        self.destinations: dict[int, socket.socket] = {}
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
@@ -48,7 +50,10 @@ class _Server(paramiko.ServerInterface):
     ) -> int:
         if destination[0] != "127.0.0.1":  # this test server reaches loopback only
             return OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        self.destinations[chanid] = destination
+        try:
+            self.destinations[chanid] = socket.create_connection(destination, timeout=5)
+        except OSError:
+            return OPEN_FAILED_CONNECT_FAILED
         return OPEN_SUCCEEDED
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
@@ -89,7 +94,8 @@ def _forward_channels(transport: paramiko.Transport, server: _Server) -> None:
         channel = transport.accept(timeout=0.5)
         if channel is None or channel.get_id() not in server.destinations:
             continue
-        target = socket.create_connection(server.destinations[channel.get_id()])
+        target = server.destinations.pop(channel.get_id())
+        target.settimeout(None)
         threading.Thread(
             target=pump, args=(target, channel, threading.Event()), daemon=True
         ).start()

@@ -195,7 +195,7 @@ def _replace_previous(
     from clusterous.environments import swarm_apps
 
     previous = running_environment(handle)
-    stopped = tunnels.stop_all(handle.state().tunnels)
+    stopped = tunnels.stop_all(handle.state().tunnels, handle.name)
     removed = swarm_apps.remove_environment(
         client, None, previous.network if previous else None, deadline
     )
@@ -324,15 +324,25 @@ def component_address(client: docker.DockerClient, component: str) -> str:
 
 
 def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord, str]]:
-    """Every recorded tunnel, re-opened when its process is gone: (record, "open"|"reopened")."""
+    """Every recorded tunnel, re-opened unless it works: (record, "open"|"reopened").
+
+    Open means its process runs (command line and start time match the
+    record), its port answers, and its remote end answers through the
+    controller; any other tunnel is stopped and opened again.
+    """
     records = handle.state().tunnels
     if not records:
         return []
-    dead = [r for r in records if not tunnels.is_tunnel_process(r.pid)]
-    results = [(r, "open") for r in records if r not in dead]
-    if dead:
+    with controller(handle) as session:
+        why = {r.local_port: _why_not_open(session, handle.name, r) for r in records}
+    broken = [r for r in records if why[r.local_port]]
+    results = [(r, "open") for r in records if r not in broken]
+    if broken:
         with cluster_lock(handle.home, handle.name, warn), engine(handle) as (_, client):
-            for record in dead:
+            for record in broken:
+                port = record.local_port
+                warn(f"the tunnel localhost:{port} did not work ({why[port]}); opening it again")
+                tunnels.stop(record, handle.name)
                 host = component_address(client, record.component)
                 fresh = TunnelRecord(
                     record.local_port, record.component, host, record.remote_port, 0, record.message
@@ -340,6 +350,17 @@ def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord
                 tunnels.check_port(record.local_port, record.component)
                 results.append((_start_tunnel(handle, fresh), "reopened"))
     return results
+
+
+def _why_not_open(session: Session, cluster: str, record: TunnelRecord) -> str | None:
+    why = tunnels.why_not_open(record, cluster)
+    if why is not None:
+        return why
+    try:
+        session.open_channel(record.remote_host, record.remote_port).close()
+    except Exception:
+        return f"{record.component}:{record.remote_port} does not answer at {record.remote_host}"
+    return None
 
 
 # -- quit ---------------------------------------------------------------------------
@@ -362,7 +383,7 @@ def _quit(handle: ClusterHandle, tunnel_only: bool) -> QuitResult:
 
     state = handle.state()
     running = state.environment
-    stopped = tunnels.stop_all(state.tunnels)
+    stopped = tunnels.stop_all(state.tunnels, handle.name)
     handle.ledger.forget_tunnels()
     name = running.name if running else None
     if tunnel_only:

@@ -52,7 +52,7 @@ def destroy(
         if ledger.exists():
             from clusterous.environments.tunnels import stop_all
 
-            stop_all(ledger.load().tunnels)  # they would only fail from now on
+            stop_all(ledger.load().tunnels, name)  # they would only fail from now on
         report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
     if report.leftovers:
         raise not_all_gone(name, report)

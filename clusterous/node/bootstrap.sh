@@ -606,7 +606,8 @@ registry_storage_yaml() {
 
 registry_config() {
     cat <<EOF
-# clusterous: the cluster's private image registry (plain http on the private network).
+# clusterous: the cluster's private image registry (plain http), listening on the
+# controller's private address only: the nodes reach it, nothing else does.
 version: 0.1
 log:
   fields:
@@ -618,7 +619,7 @@ storage:
     blobdescriptor: inmemory
 $(registry_storage_yaml)
 http:
-  addr: :5000
+  addr: $CLUSTEROUS_CONTROLLER_ADDR:5000
   headers:
     X-Content-Type-Options: [nosniff]
 health:
@@ -661,20 +662,20 @@ start_registry() {
     wait_for_registry
     if [ "$restart" = yes ]; then
         note_change "registry"
-        say "registry: serving on :5000 ($CLUSTEROUS_REGISTRY_STORAGE storage)"
+        say "registry: serving on $CLUSTEROUS_CONTROLLER_ADDR:5000 ($CLUSTEROUS_REGISTRY_STORAGE storage)"
     else
         say "registry: running, configuration unchanged"
     fi
 }
 
-registry_answers() { curl -sf -o /dev/null http://127.0.0.1:5000/v2/; }
+registry_answers() { curl -sf -o /dev/null "http://$CLUSTEROUS_CONTROLLER_ADDR:5000/v2/"; }
 
 wait_for_registry() {
     local status=0
     wait_until 30 docker-registry registry_answers || status=$?
     [ "$status" -ne 0 ] || return 0
     journalctl -u docker-registry --no-pager -n 20 >>"$LOG" 2>&1 || true
-    fail_with_log "the registry did not answer on :5000 within 30 s (journalctl -u docker-registry)" "$LOG"
+    fail_with_log "the registry did not answer on $CLUSTEROUS_CONTROLLER_ADDR:5000 within 30 s (journalctl -u docker-registry)" "$LOG"
 }
 
 # --- NFS (controller) ------------------------------------------------------

@@ -101,8 +101,19 @@ def build_image(
 def image_info(handle: ClusterHandle, name: str) -> Any:
     from clusterous.environments import registry
 
-    with controller(handle) as session, session.forward("127.0.0.1", 5000) as forward:
-        return registry.describe(f"http://127.0.0.1:{forward.port}", name)
+    state = handle.state()
+    address = state.controller.private_addr if state.controller else ""
+    if not address:
+        raise ClusterousError(
+            f"cluster {handle.name!r} has no controller address on record",
+            None,
+            f"rebuild the local files with 'clusterous workon {handle.name}'",
+        )
+    with controller(handle) as session:
+        # The registry listens on the controller's private address only.
+        return registry.describe(
+            registry.Registry(lambda: session.open_channel(address, registry.PORT)), name
+        )
 
 
 @contextmanager

@@ -186,7 +186,7 @@ def assert_controller_configured(node: Node, params: BootstrapParams) -> None:
     container = node.container
     swarm = "docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'"
     assert output_of(container, swarm) == "active true"
-    assert exec_in(container, "curl -sf http://127.0.0.1:5000/v2/").status == 0
+    assert exec_in(container, f"curl -sf http://{node.address}:5000/v2/").status == 0
     hosts = output_of(container, "cat /etc/hosts").splitlines()
     assert [line for line in hosts if re.search(r"\sregistry(\s|$)", line)] == [
         f"{node.address} registry"
@@ -348,6 +348,24 @@ def test_workers_of_one_launch_join_the_controllers_swarm_and_pull_from_its_regi
         output_of(worker.container, "docker pull -q registry:5000/bb")
         said = output_of(worker.container, "docker run --rm registry:5000/bb echo pulled-and-ran")
         assert said == "pulled-and-ran"
+
+
+def test_the_registry_answers_on_the_controllers_private_address_and_on_no_other(
+    small_swarm: SmallSwarm,
+) -> None:
+    controller = small_swarm.controller
+    listening = output_of(controller.container, "ss -Hltn 'sport = :5000'").splitlines()
+    assert [line.split()[3] for line in listening] == [f"{controller.address}:5000"]
+    others = output_of(
+        controller.container,
+        "ip -4 -o addr show | awk '{print $4}' | cut -d/ -f1",
+    ).split()
+    assert "127.0.0.1" in others and controller.address in others
+    for address in others:
+        reached = exec_in(controller.container, f"curl -sf -m 5 http://{address}:5000/v2/")
+        assert (reached.status == 0) == (address == controller.address), address
+    for worker in small_swarm.workers:
+        assert exec_in(worker.container, "curl -sf -m 5 http://registry:5000/v2/").status == 0
 
 
 def test_each_node_of_a_launch_finds_its_name_address_and_id_in_cloud_inits_instance_data(

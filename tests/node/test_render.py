@@ -164,7 +164,13 @@ def test_registry_config_uses_the_filesystem_by_default() -> None:
     config = yaml.safe_load(text)
     assert config["storage"]["filesystem"] == {"rootdirectory": "/var/lib/docker-registry"}
     assert "s3" not in config["storage"]
-    assert config["http"]["addr"] == ":5000"
+
+
+def test_the_registry_listens_on_the_controllers_private_address_only() -> None:
+    params = controller(controller_addr="172.28.0.2", advertise_addr="172.28.0.2")
+    text = run_instead_of_main(params, "default_parameters; registry_config")
+
+    assert yaml.safe_load(text)["http"]["addr"] == "172.28.0.2:5000"
 
 
 def test_registry_config_for_s3_carries_no_keys() -> None:

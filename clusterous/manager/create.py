@@ -13,6 +13,7 @@ second one stops the rollback and names the command that finishes it.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -86,8 +87,18 @@ class ClusterCreator:
     def create(self) -> ClusterState:
         self._refuse_existing()
         lease = lease_record(self.plan.max_hours, self.plan.idle_minutes, time.time())
+        # A random ownership id, in the ledger and on everything made: destroy
+        # compares the two, so it never removes another create's cluster of this name.
+        cluster_id = secrets.token_hex(8)
+        self.provider.cluster_id = cluster_id
         self.ledger.create(
-            ClusterState(self.plan.name, self.plan.provider, self.plan.profile, lease=lease)
+            ClusterState(
+                self.plan.name,
+                self.plan.provider,
+                self.plan.profile,
+                cluster_id=cluster_id,
+                lease=lease,
+            )
         )
         try:
             return self._build()

@@ -80,5 +80,6 @@ def open_cluster(
     if profile.provider != state.provider:
         profile = choose_profile(home, None, state.provider)
     provider = make_provider(profile, name, home)
+    provider.cluster_id = state.cluster_id
     keeper = LeaseKeeper(ledger, warn) if renew else None
     return ClusterHandle(name, home, ledger, ClusterAccess.of(home, name, keeper), provider)

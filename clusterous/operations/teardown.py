@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from clusterous.errors import ClusterousError
 from clusterous.home import Home, check_cluster_name
@@ -42,14 +43,21 @@ def destroy(
     profile_override: str | None,
     keep_volume: bool,
     reporter: Reporter,
+    force: bool = False,
 ) -> Destroyed:
-    """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it."""
+    """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it.
+
+    A ledger whose ownership id differs from the one found on the cluster's
+    things refuses (they were made by another create of this name), unless
+    ``force``.
+    """
     name = target(home, name)
     ledger = Ledger(home, name)
     with cluster_lock(home, name, reporter.warn):
         profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)
         provider = _destroy_provider(home, name, profile_override, ledger)
         if ledger.exists():
+            check_ownership(name, ledger, provider, force, reporter.warn)
             from clusterous.environments.tunnels import stop_all
 
             stop_all(ledger.load().tunnels, name)  # they would only fail from now on
@@ -59,6 +67,44 @@ def destroy(
     if current_cluster(home) in (None, name):
         set_current_cluster(home, None)
     return Destroyed(name, report.removed, report.kept)
+
+
+class NotYours(ClusterousError):
+    """What destroy found carries another ownership id than this machine's ledger."""
+
+
+class FindsOwners(Protocol):
+    name: str
+
+    def owner_ids(self) -> dict[str, list[str]]: ...
+
+
+def check_ownership(
+    name: str, ledger: Ledger, provider: FindsOwners, force: bool, warn: Warn
+) -> None:
+    """Refuse to sweep what another create of this name made, unless forced.
+
+    Ledgers from before ownership ids (no id) are not checked.
+    """
+    ours = ledger.load().cluster_id
+    if not ours:
+        return
+    foreign = {owner: what for owner, what in provider.owner_ids().items() if owner != ours}
+    if not foreign:
+        return
+    found = "; ".join(
+        f"{', '.join(what)} ({f'id {owner}' if owner else 'no id'})"
+        for owner, what in sorted(foreign.items())
+    )
+    if force:
+        warn(f"--force: destroying what another create of {name!r} made: {found}")
+        return
+    raise NotYours(
+        f"cluster {name!r} found on {provider.name} is not the one this machine created",
+        f"this machine's ledger has id {ours}; found {found}",
+        f"if it is another person's cluster, leave it, and forget yours with 'rm -r "
+        f"{ledger.dir}'; if it is yours all the same, 'clusterous destroy {name} --force'",
+    )
 
 
 def _leftover(item: Leftover) -> str:

@@ -126,6 +126,10 @@ Report = Callable[[str], None]
 
 class Provider(Protocol):
     name: str
+    cluster_id: str  # the ownership id put on everything made (tag/label); "" for none
+
+    def owner_ids(self) -> dict[str, list[str]]:
+        """Each ownership id found on the cluster's labelled/tagged things, with what has it."""
 
     def preflight(self) -> None:
         """Fail early, with the fix, when the provider cannot work at all."""

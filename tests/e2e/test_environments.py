@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -182,6 +183,31 @@ def test_a_busy_local_port_is_named_with_a_free_one(app: App) -> None:
         result = app.cli("run", str(env_file), "--yes", "--cluster", app.name)
     assert result.returncode == 2, result.output
     assert f"local port {busy}" in result.stderr and "is free" in result.stderr
+    assert http_get(app.port)[0] == 200, "the running environment was left alone"
+
+
+def test_a_port_taken_by_another_program_is_named_by_its_process(app: App) -> None:
+    script = (
+        "import socket, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(1)\n"
+        "print(s.getsockname()[1], flush=True); time.sleep(120)\n"
+    )
+    squatter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert squatter.stdout is not None
+        busy = int(squatter.stdout.readline())
+        env_file = app.work / "taken.yml"
+        env_file.write_text(app.env_file.read_text().replace(f"{app.port}:", f"{busy}:"))
+        shutil.copytree(app.env_file.parent / "app", app.work / "app", dirs_exist_ok=True)
+        shutil.copytree(app.env_file.parent / "image", app.work / "image", dirs_exist_ok=True)
+        result = app.cli("run", str(env_file), "--yes", "--cluster", app.name)
+        name = Path(f"/proc/{squatter.pid}/comm").read_text().strip()
+    finally:
+        squatter.kill()
+        squatter.wait()
+    assert result.returncode == 2, result.output
+    assert f"{name} (pid {squatter.pid}) listens on it" in result.stderr, result.stderr
+    assert f"stop {name} (pid {squatter.pid})" in result.stderr, result.stderr
     assert http_get(app.port)[0] == 200, "the running environment was left alone"
 
 

@@ -141,6 +141,7 @@ class AwsProvider:
         image_parameter: str = DEBIAN_AMI_PARAMETER,
     ) -> None:
         self.cluster = cluster
+        self.cluster_id = ""  # the ownership id tagged on everything made; set from the ledger
         self.image_parameter = image_parameter
         self.home = home
         self.profile = profile
@@ -188,7 +189,8 @@ class AwsProvider:
         return role_name(self.cluster, self.region)
 
     def _tags(self, role: str, name: str, **extra: str) -> dict[str, str]:
-        return cluster_tags(self.cluster, role, f"clusterous-{self.cluster}-{name}", **extra)
+        full_name = f"clusterous-{self.cluster}-{name}"
+        return cluster_tags(self.cluster, role, full_name, self.cluster_id, **extra)
 
     # -- checks ---------------------------------------------------------------------
 
@@ -309,6 +311,14 @@ class AwsProvider:
     def _zones_for(self, types: Sequence[str]) -> list[str]:
         common = set.intersection(*(self._zones[t] for t in types)) if types else set()
         return sorted(common)
+
+    def owner_ids(self) -> dict[str, list[str]]:
+        """Each ownership id on the cluster's instances ("" when none), with the instances."""
+        found: dict[str, list[str]] = {}
+        for instance in self.ec2.find_instances(cluster_filter(self.cluster)):
+            owner = instance.tags.get(CLUSTER_ID_TAG, "")
+            found.setdefault(owner, []).append(f"instance {instance.id}")
+        return found
 
     def find_existing(self) -> list[str]:
         found = [f"instance {i.id}" for i in self.ec2.find_instances(cluster_filter(self.cluster))]

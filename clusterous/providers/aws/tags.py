@@ -22,8 +22,12 @@ CLUSTER_ID_TAG = "clusterous:id"
 TAG_VALUE_LIMIT = 256
 
 
-def cluster_tags(cluster: str, role: str, name: str, **extra: str) -> dict[str, str]:
-    return {CLUSTER_TAG: cluster, ROLE_TAG: role, "Name": name, **extra}
+def cluster_tags(
+    cluster: str, role: str, name: str, cluster_id: str = "", **extra: str
+) -> dict[str, str]:
+    """The tags of one resource; ``cluster_id`` is the ownership id the create drew."""
+    owner = {CLUSTER_ID_TAG: cluster_id} if cluster_id else {}
+    return {CLUSTER_TAG: cluster, ROLE_TAG: role, "Name": name, **owner, **extra}
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:

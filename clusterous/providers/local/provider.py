@@ -50,6 +50,7 @@ from clusterous.providers.local.node_container import (
     nocloud_seed,
     tar_of,
 )
+from clusterous.providers.local.ownership import ID_LABEL, id_labels, owner_ids
 from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
@@ -143,6 +144,7 @@ class LocalProvider:
         client: docker.DockerClient | None = None,
     ) -> None:
         self.cluster = cluster
+        self.cluster_id = ""  # the ownership id labelled on everything made; set from the ledger
         self.node_type = node_type
         self.home = home
         self.base_image = base_image
@@ -171,7 +173,15 @@ class LocalProvider:
         return self.home.root / "volumes" / self.cluster
 
     def _labels(self, role: str, **extra: str) -> dict[str, str]:
-        return {CLUSTER_LABEL: self.cluster, "clusterous.role": role, **extra}
+        return {
+            CLUSTER_LABEL: self.cluster,
+            "clusterous.role": role,
+            **id_labels(self.cluster_id),
+            **extra,
+        }
+
+    def owner_ids(self) -> dict[str, list[str]]:
+        return owner_ids(self.client, self.cluster)
 
     def _label_filter(self) -> dict[str, Any]:
         return {"label": f"{CLUSTER_LABEL}={self.cluster}"}
@@ -608,6 +618,7 @@ class LocalProvider:
                 "see 'clusterous ls-clusters'",
             )
         state = ClusterState(name=self.cluster, provider=self.name, profile="", status="ready")
+        state.cluster_id = containers[0].labels.get(ID_LABEL, "")
         authorized = {"authorized_keys": ((login_key.public_openssh + "\n").encode(), 0o600)}
         for container in containers:
             container.exec_run(["install", "-d", "-m", "0700", "/root/.ssh"])

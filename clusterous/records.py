@@ -103,6 +103,18 @@ class LeaseRecord:
     expires_at: float = 0.0
 
 
+@dataclass(frozen=True)
+class LoggingSettings:
+    """Central logging: ``central_logging_level`` (0 off, 1, 2) and the controller's store bound."""
+
+    level: int = 1
+    max_mib: int = 1024
+
+    @property
+    def on(self) -> bool:
+        return self.level != 0
+
+
 @dataclass
 class ClusterState:
     name: str
@@ -120,6 +132,8 @@ class ClusterState:
     nodes: list[NodeRecord] = field(default_factory=list)
     resources: list[ResourceRecord] = field(default_factory=list)
     lease: LeaseRecord = field(default_factory=LeaseRecord)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    dashboard: TunnelRecord | None = None  # the cluster's, not the environment's
 
     @property
     def controller(self) -> NodeRecord | None:
@@ -213,6 +227,10 @@ def state_from_dict(raw: Any) -> ClusterState:
             for i, r in enumerate(_list(raw, "resources"))
         ],
         lease=_record(LeaseRecord, raw.get("lease", {}), "lease"),
+        logging=_record(LoggingSettings, raw.get("logging", {}), "logging"),
+        dashboard=None
+        if raw.get("dashboard") is None
+        else _record(TunnelRecord, raw["dashboard"], "dashboard"),
     )
 
 

@@ -113,7 +113,14 @@ def create_service(client: docker.DockerClient, spec: ServiceSpec, network: str)
         resources=Resources(cpu_reservation=spec.nano_cpus, mem_limit=spec.memory_bytes),
         env=[f"{k}={v}" for k, v in {**TASK_ENVIRONMENT, **spec.environment}.items()],
         init=True,  # signals reach the command, so a component stops at once
+        hosts=central_logging_host(client),
     )
+
+
+def central_logging_host(client: docker.DockerClient) -> dict[str, str]:
+    """Clusterous 1.0's syslog name, ``central_logging``: the controller (rsyslog on 5514)."""
+    address = client.info().get("Swarm", {}).get("NodeAddr", "")
+    return {"central_logging": address} if address else {}
 
 
 def services_of(client: docker.DockerClient, environment: str | None = None) -> list[Any]:

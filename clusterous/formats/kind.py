@@ -33,6 +33,7 @@ PROFILE_KEYS = frozenset(
         "max_hours",
         "spot",
         "central_logging_level",
+        "central_logging_max_size",
         "environment_file",
         "parameters",
     }

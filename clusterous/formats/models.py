@@ -281,7 +281,10 @@ class ProfileDocument(_Model):
     shared_volume_id: Annotated[str, BeforeValidator(fields.parse_volume_id)] | None = None
     max_hours: Annotated[float, BeforeValidator(fields.parse_positive_number)] | None = None
     spot: bool = False
-    central_logging_level: Annotated[int, BeforeValidator(_central_logging_level)] = 0
+    central_logging_level: Annotated[int, BeforeValidator(_central_logging_level)] | None = None
+    central_logging_max_size: (
+        Annotated[float, BeforeValidator(fields.parse_positive_number)] | None
+    ) = None
     environment_file: Text | None = None
     parameters: dict[ParameterName, ParameterValue] = {}
 
@@ -303,7 +306,8 @@ class ClusterProfile(_Model):
     shared_volume_size: int | None = None  # GiB
     shared_volume_id: str | None = None
     max_hours: float | None = None
-    central_logging_level: int = 0
+    central_logging_level: int = 1  # unset in the file: on (see docs/dashboard.md)
+    central_logging_max_size: float = 1.0  # GiB of logs the controller keeps
     environment_file: Path | None = None
     parameters: dict[str, Scalar] = {}
     source: Path | None = None

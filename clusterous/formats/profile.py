@@ -247,7 +247,10 @@ class _Resolution:
             shared_volume_size=volume.size if volume else parsed.shared_volume_size,
             shared_volume_id=volume.id if volume else parsed.shared_volume_id,
             max_hours=parsed.max_hours,
-            central_logging_level=parsed.central_logging_level,
+            central_logging_level=1
+            if parsed.central_logging_level is None
+            else parsed.central_logging_level,
+            central_logging_max_size=parsed.central_logging_max_size or 1.0,
             environment_file=env_path,
             parameters=self.parameters,
             source=self.document.path,

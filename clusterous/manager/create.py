@@ -98,6 +98,7 @@ class ClusterCreator:
                 self.plan.profile,
                 cluster_id=cluster_id,
                 lease=lease,
+                logging=self.plan.logging,
             )
         )
         try:

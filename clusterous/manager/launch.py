@@ -103,5 +103,7 @@ def _user_data_params(
         host_key=host_key.private_openssh,
         lease_seconds=str(round(state.lease.max_hours * 3600)),
         idle_minutes=str(state.lease.idle_minutes),
+        logging=str(state.logging.level),
+        log_max_use=f"{state.logging.max_mib}M",
         **settings,
     )

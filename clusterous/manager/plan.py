@@ -8,11 +8,12 @@ the same plan to the executor. Node names are ``controller`` and
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusterous.errors import InputError
 from clusterous.providers.base import Provider
+from clusterous.records import LoggingSettings
 
 GROUP_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
@@ -53,6 +54,7 @@ class ClusterPlan:
     environment_file: Path | None = None
     max_hours: float = 0.0  # the lease; 0: none
     idle_minutes: int = 0  # idle stop; 0: off
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
     @property
     def all_nodes(self) -> tuple[NodePlan, ...]:
@@ -74,6 +76,7 @@ def plan_cluster(
     shared_volume_size: int | None = None,
     shared_volume_id: str | None = None,
     environment_file: Path | None = None,
+    logging: LoggingSettings | None = None,
 ) -> ClusterPlan:
     requested = list(groups)
     _check_groups(requested)
@@ -97,6 +100,7 @@ def plan_cluster(
         shared_volume_size,
         shared_volume_id,
         environment_file,
+        logging=logging or LoggingSettings(),
     )
 
 

@@ -54,6 +54,8 @@ class BootstrapParams:
     authorized_key: str = ""  # OpenSSH public key
     lease_seconds: str = ""  # the lease from boot; empty or 0: none
     idle_minutes: str = ""  # idle stop; empty or 0: none
+    logging: str = ""  # central_logging_level: 0 (off), 1 or 2; default 1
+    log_max_use: str = ""  # the controller's log store bound, like 1G (default)
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:

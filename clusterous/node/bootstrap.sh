@@ -173,7 +173,7 @@ default_parameters() {
         JOIN_TOKEN PRIVATE_CIDR SWARM_ADDR_POOL DNS DOCKER_STORAGE_DRIVER \
         REGISTRY_STORAGE REGISTRY_BUCKET REGISTRY_REGION REGISTRY_PREFIX \
         REGISTRY_ENDPOINT SHARED_DEVICE NFS HOST_KEY AUTHORIZED_KEY \
-        LEASE_SECONDS IDLE_MINUTES; do
+        LEASE_SECONDS IDLE_MINUTES LOGGING LOG_MAX_USE; do
         variable=CLUSTEROUS_$name
         [ -n "${!variable+set}" ] || printf -v "$variable" '%s' ""
     done
@@ -181,6 +181,7 @@ default_parameters() {
     [ -n "$CLUSTEROUS_INSTANCE_ID" ] || CLUSTEROUS_INSTANCE_ID=$(detect_instance_id)
     [ -n "$CLUSTEROUS_REGISTRY_STORAGE" ] || CLUSTEROUS_REGISTRY_STORAGE=filesystem
     [ -n "$CLUSTEROUS_NFS" ] || CLUSTEROUS_NFS=no
+    default_observability_parameters
 }
 
 # EC2 user-data is rendered before the instance exists: take the id cloud-init
@@ -248,6 +249,7 @@ check_parameters() {
     [ "$CLUSTEROUS_NFS" = no ] || [ -n "$CLUSTEROUS_PRIVATE_CIDR" ] \
         || fail "CLUSTEROUS_NFS=yes needs CLUSTEROUS_PRIVATE_CIDR (the only network /data is exported to)"
     check_registry_parameters
+    check_observability_parameters
 }
 
 check_registry_parameters() {
@@ -272,6 +274,7 @@ wanted_packages() {
     elif [ "$CLUSTEROUS_NFS" = yes ] && ! data_from_host; then
         packages+=(nfs-common)
     fi
+    mapfile -t -O "${#packages[@]}" packages < <(observability_packages)
     printf '%s\n' "${packages[@]}"
 }
 
@@ -480,7 +483,7 @@ point_registry_name() {
 # --- Docker engine ---------------------------------------------------------
 
 daemon_json() {
-    local entries=() registries=() dns=() server
+    local entries=() registries=() dns=() server log_driver
     registries+=("$(json_string registry:5000)")
     [ -z "$CLUSTEROUS_PRIVATE_CIDR" ] || registries+=("$(json_string "$CLUSTEROUS_PRIVATE_CIDR")")
     entries+=("\"insecure-registries\": [$(join_lines ', ' "${registries[@]}")]")
@@ -493,6 +496,8 @@ daemon_json() {
     [ "${#dns[@]}" -eq 0 ] || entries+=("\"dns\": [$(join_lines ', ' "${dns[@]}")]")
     [ -z "$CLUSTEROUS_DOCKER_STORAGE_DRIVER" ] \
         || entries+=("\"storage-driver\": $(json_string "$CLUSTEROUS_DOCKER_STORAGE_DRIVER")")
+    log_driver=$(log_driver_entries)
+    [ -z "$log_driver" ] || entries+=("$log_driver")
     printf '{\n  %s\n}' "$(join_lines $',\n  ' "${entries[@]}")"
 }
 
@@ -964,6 +969,296 @@ publish_lease() {
     "$LEASE_SCRIPT" publish
 }
 
+# --- central logging and metrics (what `clusterous dashboard` shows) --------
+#
+# Logs: service containers log to the node's journal (Docker's journald log
+# driver: fields CONTAINER_NAME, CONTAINER_TAG, COM_DOCKER_SWARM_SERVICE_NAME,
+# _HOSTNAME); systemd-journal-upload sends every node's journal to
+# systemd-journal-remote on the controller, which keeps them under
+# /var/log/journal/remote with a size bound. rsyslog on the controller takes
+# Clusterous 1.0's syslog on port 5514 (UDP and TCP) into the controller's
+# journal, uploaded the same way. Metrics: prometheus-node-exporter on every
+# node, Prometheus on the controller (127.0.0.1 only) finding the nodes
+# through the Swarm. Every unit waits for its configuration file, so a node
+# image can carry them enabled and a worker never starts the controller's.
+
+readonly CLUSTEROUS_ETC=/etc/clusterous
+readonly JOURNAL_REMOTE_DIR=/var/log/journal/remote
+readonly JOURNAL_REMOTE_CONF=/etc/systemd/journal-remote.conf.d/clusterous.conf
+readonly JOURNAL_UPLOAD_CONF=/etc/systemd/journal-upload.conf.d/clusterous.conf
+readonly JOURNAL_REMOTE_DROP_IN=/etc/systemd/system/systemd-journal-remote.service.d/clusterous.conf
+readonly JOURNAL_SOCKET_DROP_IN=/etc/systemd/system/systemd-journal-remote.socket.d/clusterous.conf
+readonly JOURNAL_UPLOAD_DROP_IN=/etc/systemd/system/systemd-journal-upload.service.d/clusterous.conf
+readonly RSYSLOG_CONFIG=$CLUSTEROUS_ETC/rsyslog.conf
+readonly RSYSLOG_DROP_IN=/etc/systemd/system/rsyslog.service.d/clusterous.conf
+readonly PROMETHEUS_CONFIG=$CLUSTEROUS_ETC/prometheus.yml
+readonly PROMETHEUS_DROP_IN=/etc/systemd/system/prometheus.service.d/clusterous.conf
+readonly LOG_VACUUM_ENV=$CLUSTEROUS_ETC/log-vacuum.env
+readonly LOG_VACUUM_SERVICE=/etc/systemd/system/clusterous-log-vacuum.service
+readonly LOG_VACUUM_TIMER=/etc/systemd/system/clusterous-log-vacuum.timer
+readonly NODE_EXPORTER_DROP_IN=/etc/systemd/system/prometheus-node-exporter.service.d/clusterous.conf
+readonly JOURNALD_CONF=/etc/systemd/journald.conf.d/clusterous.conf
+readonly SYSLOG_PORT=5514
+readonly JOURNAL_REMOTE_PORT=19532
+
+default_observability_parameters() {
+    [ -n "$CLUSTEROUS_LOGGING" ] || CLUSTEROUS_LOGGING=1
+    [ -n "$CLUSTEROUS_LOG_MAX_USE" ] || CLUSTEROUS_LOG_MAX_USE=1G
+}
+
+check_observability_parameters() {
+    case $CLUSTEROUS_LOGGING in
+        0 | 1 | 2) ;;
+        *) fail "CLUSTEROUS_LOGGING must be 0 (off), 1 or 2, got '$CLUSTEROUS_LOGGING'" ;;
+    esac
+    [[ $CLUSTEROUS_LOG_MAX_USE =~ ^[1-9][0-9]*[KMGT]$ ]] \
+        || fail "CLUSTEROUS_LOG_MAX_USE must be a size like 1G or 500M, got '$CLUSTEROUS_LOG_MAX_USE'"
+}
+
+logging_on() { [ "$CLUSTEROUS_LOGGING" != 0 ]; }
+
+observability_packages() {
+    local packages=(prometheus-node-exporter)
+    ! logging_on || packages+=(systemd-journal-remote)
+    if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        packages+=(prometheus)
+        ! logging_on || packages+=(rsyslog)
+    fi
+    printf '%s\n' "${packages[@]}"
+}
+
+# daemon.json's entries for the service containers' output (none: Docker's default).
+log_driver_entries() {
+    logging_on || return 0
+    printf '%s' '"log-driver": "journald", "log-opts": {"tag": "{{.Name}}", '
+    printf '%s' '"labels": "com.docker.swarm.service.name,com.docker.swarm.task.name"}'
+}
+
+journal_remote_drop_in() {
+    cat <<UNIT
+# clusterous: the controller gathers every node's journal over plain HTTP on the
+# private network, once this node is configured as the controller.
+[Unit]
+ConditionPathExists=$JOURNAL_REMOTE_CONF
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-journal-remote --listen-http=-3 --output=$JOURNAL_REMOTE_DIR/
+UNIT
+}
+
+journal_socket_drop_in() {
+    printf '[Unit]\nConditionPathExists=%s\n' "$JOURNAL_REMOTE_CONF"
+}
+
+journal_upload_drop_in() {
+    cat <<UNIT
+# clusterous: every node sends its journal to the controller, and keeps trying
+# while the controller is not listening yet.
+[Unit]
+ConditionPathExists=$JOURNAL_UPLOAD_CONF
+[Service]
+Restart=always
+RestartSec=3
+UNIT
+}
+
+rsyslog_drop_in() {
+    cat <<UNIT
+# clusterous: only Clusterous 1.0's syslog on port $SYSLOG_PORT, into the journal.
+[Unit]
+ConditionPathExists=$RSYSLOG_CONFIG
+[Service]
+ExecStart=
+ExecStart=/usr/sbin/rsyslogd -n -iNONE -f $RSYSLOG_CONFIG
+UNIT
+}
+
+prometheus_drop_in() {
+    cat <<UNIT
+# clusterous: the controller's metrics store, on 127.0.0.1 only; it reads the
+# Swarm's node list from the Docker socket.
+[Unit]
+ConditionPathExists=$PROMETHEUS_CONFIG
+[Service]
+SupplementaryGroups=docker
+PrivateUsers=false
+ExecStart=
+ExecStart=/usr/bin/prometheus --config.file=$PROMETHEUS_CONFIG --web.listen-address=127.0.0.1:9090 --storage.tsdb.path=/var/lib/prometheus/metrics2 --storage.tsdb.retention.time=2h --storage.tsdb.retention.size=256MB
+UNIT
+}
+
+node_exporter_drop_in() {
+    cat <<'UNIT'
+# clusterous: CPU, memory, disk and network of this node for the dashboard.
+[Service]
+ExecStart=
+ExecStart=/usr/bin/prometheus-node-exporter --collector.disable-defaults --collector.cpu --collector.meminfo --collector.filesystem --collector.netdev --collector.loadavg
+UNIT
+}
+
+# systemd-journal-remote 252 has no size bound of its own (MaxUse= came in a
+# later release): a timer removes the oldest archived files past the bound.
+log_vacuum_service() {
+    cat <<UNIT
+[Unit]
+Description=clusterous: keep the controller's gathered journals within their bound
+ConditionPathExists=$LOG_VACUUM_ENV
+[Service]
+Type=oneshot
+EnvironmentFile=$LOG_VACUUM_ENV
+ExecStart=/bin/journalctl --directory=$JOURNAL_REMOTE_DIR --vacuum-size=\${LOG_MAX_USE}
+UNIT
+}
+
+log_vacuum_timer() {
+    cat <<UNIT
+[Unit]
+Description=clusterous: bound the controller's gathered journals every 5 minutes
+ConditionPathExists=$LOG_VACUUM_ENV
+[Timer]
+OnActiveSec=5min
+OnUnitActiveSec=5min
+[Install]
+WantedBy=timers.target
+UNIT
+}
+
+# journald's default rate limit (10,000 lines in 30 s per unit, dockerd's for
+# all containers) would drop the lines of a component that prints fast.
+journald_conf() {
+    cat <<'CONF'
+# clusterous: keep every line service containers print; the controller bounds the store.
+[Journal]
+Storage=persistent
+RateLimitIntervalSec=0
+CONF
+}
+
+observability_unit_files() {
+    printf '%s\n' \
+        "$JOURNAL_REMOTE_DROP_IN" journal_remote_drop_in \
+        "$JOURNAL_SOCKET_DROP_IN" journal_socket_drop_in \
+        "$JOURNAL_UPLOAD_DROP_IN" journal_upload_drop_in \
+        "$RSYSLOG_DROP_IN" rsyslog_drop_in \
+        "$PROMETHEUS_DROP_IN" prometheus_drop_in \
+        "$NODE_EXPORTER_DROP_IN" node_exporter_drop_in \
+        "$LOG_VACUUM_SERVICE" log_vacuum_service \
+        "$LOG_VACUUM_TIMER" log_vacuum_timer
+}
+
+bake_observability_unit_files() {
+    local path render
+    while read -r path && read -r render; do
+        put_file "$path" 0644 "$("$render")"
+    done < <(observability_unit_files)
+    put_file "$JOURNALD_CONF" 0644 "$(journald_conf)"
+}
+
+# Before the packages: a package that starts its daemon finds the drop-in.
+install_observability_unit_files() {
+    STEP="installing the logging and metrics units"
+    local path render
+    while read -r path && read -r render; do
+        put_unit_file "$path" "$("$render")"
+    done < <(observability_unit_files)
+    reload_units
+    put_file "$JOURNALD_CONF" 0644 "$(journald_conf)"
+    if [ "$CHANGED" = yes ]; then
+        systemctl restart systemd-journald
+        note_change "$JOURNALD_CONF"
+    fi
+}
+
+journal_remote_conf() {
+    cat <<CONF
+# clusterous: one journal file set per node (clusterous-log-vacuum bounds the store).
+[Remote]
+SplitMode=host
+CONF
+}
+
+journal_upload_conf() {
+    local controller=$CLUSTEROUS_CONTROLLER_ADDR
+    [ "$CLUSTEROUS_ROLE" != controller ] || controller=127.0.0.1
+    printf '[Upload]\nURL=http://%s:%s\n' "$controller" "$JOURNAL_REMOTE_PORT"
+}
+
+rsyslog_config() {
+    cat <<CONF
+# clusterous: Clusterous 1.0's central logging port, UDP and TCP, into the journal.
+module(load="imudp")
+module(load="imtcp")
+module(load="omjournal")
+input(type="imudp" port="$SYSLOG_PORT" ruleset="central")
+input(type="imtcp" port="$SYSLOG_PORT" ruleset="central")
+ruleset(name="central") { action(type="omjournal") }
+CONF
+}
+
+prometheus_config() {
+    cat <<'CONF'
+# clusterous: every Swarm node's prometheus-node-exporter, labelled with its hostname.
+global:
+  scrape_interval: 15s
+scrape_configs:
+  - job_name: node
+    dockerswarm_sd_configs:
+      - host: unix:///var/run/docker.sock
+        role: nodes
+        refresh_interval: 15s
+    relabel_configs:
+      - source_labels: [__meta_dockerswarm_node_address]
+        target_label: __address__
+        replacement: $1:9100
+      - source_labels: [__meta_dockerswarm_node_hostname]
+        target_label: node
+CONF
+}
+
+# Write one configuration file; a changed one restarts its units.
+put_observability_file() {
+    local path=$1 content=$2
+    shift 2
+    put_file "$path" 0644 "$content"
+    if [ "$CHANGED" = yes ]; then
+        note_change "$path"
+        RESTART+=("$@")
+    else
+        START+=("$@")
+    fi
+}
+
+start_observability() {
+    STEP="starting central logging and metrics"
+    local RESTART=() START=(prometheus-node-exporter)
+    if logging_on; then
+        put_observability_file "$JOURNAL_UPLOAD_CONF" "$(journal_upload_conf)" systemd-journal-upload
+    else
+        rm -f "$JOURNAL_UPLOAD_CONF"
+    fi
+    if [ "$CLUSTEROUS_ROLE" = controller ]; then
+        put_observability_file "$PROMETHEUS_CONFIG" "$(prometheus_config)" prometheus
+        if logging_on; then
+            mkdir -p "$JOURNAL_REMOTE_DIR"
+            put_observability_file "$JOURNAL_REMOTE_CONF" "$(journal_remote_conf)" \
+                systemd-journal-remote.socket systemd-journal-remote
+            put_observability_file "$RSYSLOG_CONFIG" "$(rsyslog_config)" rsyslog
+            put_observability_file "$LOG_VACUUM_ENV" "LOG_MAX_USE=$CLUSTEROUS_LOG_MAX_USE" \
+                clusterous-log-vacuum.timer
+        else
+            rm -f "$JOURNAL_REMOTE_CONF" "$RSYSLOG_CONFIG" "$LOG_VACUUM_ENV"
+        fi
+    fi
+    enable_at_boot "${START[@]}" "${RESTART[@]}"
+    [ "${#START[@]}" -eq 0 ] || systemctl start --no-block "${START[@]}"
+    [ "${#RESTART[@]}" -eq 0 ] || systemctl restart --no-block "${RESTART[@]}"
+    if logging_on; then
+        say "logging: every journal gathered on the controller (at most $CLUSTEROUS_LOG_MAX_USE), syslog on :$SYSLOG_PORT"
+    else
+        say "logging: off (central_logging_level 0)"
+    fi
+}
+
 # --- systemd units -----------------------------------------------------------
 
 # Every service of this node written and enabled in one go (a daemon-reload
@@ -1011,6 +1306,7 @@ bake_unit_files() {
     put_file "$REGISTRY_DROP_IN" 0644 "$(registry_drop_in)"
     put_lease_files
     systemctl enable --quiet "${LEASE_TIMERS[@]}"
+    bake_observability_unit_files
 }
 
 # --- main ------------------------------------------------------------------
@@ -1031,6 +1327,7 @@ main() {
     check_parameters
     say "configuring $CLUSTEROUS_NODE ($CLUSTEROUS_ROLE, group $CLUSTEROUS_GROUP) of cluster $CLUSTEROUS_CLUSTER"
     install_lease
+    install_observability_unit_files
     install_packages
     detect_advertise_addr
     install_units
@@ -1047,6 +1344,7 @@ main() {
     else
         join_swarm
     fi
+    start_observability
     STEP="finishing"
     if [ "${#CHANGES[@]}" -eq 0 ]; then
         say "nothing changed"

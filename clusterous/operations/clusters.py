@@ -30,7 +30,7 @@ from clusterous.operations.handle import ClusterHandle, choose_profile, open_clu
 from clusterous.operations.lease import renew as renew_lease
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
-from clusterous.records import ClusterState, NodeRecord
+from clusterous.records import ClusterState, LoggingSettings, NodeRecord
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
@@ -150,6 +150,7 @@ def _plan_from_file(
         spec.shared_volume_size,
         spec.shared_volume_id,
         spec.environment_file,
+        LoggingSettings(spec.central_logging_level, round(spec.central_logging_max_size * 1024)),
     )
     return with_lease(plan, request, profile, spec.max_hours), provider
 
@@ -180,6 +181,12 @@ def _override_workers(groups: list[GroupRequest], workers: int) -> list[GroupReq
     return [replace(g, count=workers) if g.name == "worker" else g for g in groups]
 
 
+LEVEL_2_NOTE = (
+    "central_logging_level 2: Clusterous 1.0 ran central logging on an instance of its own; "
+    "here it runs on the controller, as with level 1"
+)
+
+
 @dataclass(frozen=True)
 class Created:
     state: ClusterState
@@ -201,6 +208,8 @@ def create(
     creator = ClusterCreator(
         plan, provider, ledger, ClusterAccess.of(home, plan.name), reporter, options
     )
+    if plan.logging.level == 2:
+        reporter.warn(LEVEL_2_NOTE)
     with cluster_lock(home, plan.name, reporter.warn):
         state = creator.create()
         set_current_cluster(home, plan.name)

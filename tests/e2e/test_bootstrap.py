@@ -207,6 +207,16 @@ def assert_controller_configured(node: Node, params: BootstrapParams) -> None:
     assert tcp_port_open(node.address, 5000)
 
 
+# Central logging (on unless the profile says 0): service containers log to the journal.
+JOURNALD_LOG_DRIVER = {
+    "log-driver": "journald",
+    "log-opts": {
+        "tag": "{{.Name}}",
+        "labels": "com.docker.swarm.service.name,com.docker.swarm.task.name",
+    },
+}
+
+
 def assert_daemon_json(node: Node, params: BootstrapParams) -> None:
     daemon = json.loads(output_of(node.container, "cat /etc/docker/daemon.json"))
     assert daemon == {
@@ -219,6 +229,7 @@ def assert_daemon_json(node: Node, params: BootstrapParams) -> None:
         ],
         **({"dns": params.dns.split()} if params.dns else {}),
         "storage-driver": "overlay2",
+        **({} if params.logging == "0" else JOURNALD_LOG_DRIVER),
     }
 
 

@@ -132,6 +132,7 @@ def test_daemon_json_is_valid_json_whatever_the_labels_hold() -> None:
         private_cidr="172.28.0.0/16",
         dns="10.0.0.2 10.0.0.3",
         docker_storage_driver="overlay2",
+        logging="0",  # the log driver's entries: tests/node/test_observability.py
     )
 
     daemon = json.loads(run_instead_of_main(params, "default_parameters; daemon_json"))

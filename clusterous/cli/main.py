@@ -101,6 +101,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "clusterous.cli.logs_cmd:logs",
         "Print COMPONENT's output, each line prefixed with its node.",
     ),
+    "dashboard": (
+        "clusterous.cli.dashboard_cmd:dashboard",
+        "Open the cluster's dashboard (nodes, services, logs) through an SSH tunnel.",
+    ),
+    "logging": (
+        "clusterous.cli.dashboard_cmd:logging_",
+        "Clusterous 1.0's name for 'dashboard': open the central logging page.",
+    ),
     "connect": (
         "clusterous.cli.connect_cmd:connect",
         "Open a shell in a running container of COMPONENT (host keys pinned).",

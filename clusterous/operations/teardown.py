@@ -60,7 +60,8 @@ def destroy(
             check_ownership(name, ledger, provider, force, reporter.warn)
             from clusterous.environments.tunnels import stop_all
 
-            stop_all(ledger.load().tunnels, name)  # they would only fail from now on
+            state = ledger.load()  # the tunnels would only fail from now on
+            stop_all([*state.tunnels, *([state.dashboard] if state.dashboard else [])], name)
         report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
     if report.leftovers:
         raise not_all_gone(name, report)

@@ -36,7 +36,7 @@ STEP = 30
 LOG_LIMIT = 500
 # A journalctl time: an absolute "YYYY-MM-DD[ HH:MM[:SS]]" or a relative "-2h", "-30min".
 TIME_RE = re.compile(r"^(\d{4}-\d\d-\d\d( \d\d:\d\d(:\d\d)?)?|-\d+(s|min|h|d)|now|today)$")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 METRICS = {
     "cpu": '100 * (1 - avg by (node) (rate(node_cpu_seconds_total{mode="idle"}[1m])))',
@@ -211,6 +211,8 @@ def log_entry(raw: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     hostname = raw.get("_HOSTNAME", "")
     container = raw.get("CONTAINER_NAME", "")
     component = raw.get("COM_DOCKER_SWARM_SERVICE_NAME") or raw.get("SYSLOG_IDENTIFIER", "")
+    if not container and message.startswith(" "):  # syslog's space after "tag:"
+        message = message[1:]
     task = raw.get("COM_DOCKER_SWARM_TASK_NAME") or container
     return {
         "time": int(raw.get("__REALTIME_TIMESTAMP", "0")) / 1e6,

@@ -38,6 +38,9 @@ say "Growing it by one worker: the 'count: auto' worker component follows"
 clusterous add-nodes 1 --cluster "$name"
 clusterous status "$name"
 
+say "Opening the cluster's dashboard: nodes, services and searchable logs"
+dashboard_url=$(clusterous dashboard --cluster "$name" | grep -o 'http://127\.0\.0\.1:[0-9]*/')
+
 cat <<EOF
 
 The cluster '$name' is running. Next:
@@ -48,5 +51,8 @@ The cluster '$name' is running. Next:
   clusterous logs worker               # every worker's output, prefixed with its node
   clusterous quit --yes                # stop the app and its tunnel
   clusterous rm-nodes 1                # shrink it again
+  clusterous dashboard                 # the dashboard's URL again (re-opens its tunnel)
   clusterous destroy $name --yes       # remove everything; nothing is left behind
+
+The cluster's dashboard (open it in your browser): $dashboard_url
 EOF

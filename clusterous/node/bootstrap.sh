@@ -1189,9 +1189,17 @@ rsyslog_config() {
 module(load="imudp")
 module(load="imtcp")
 module(load="omjournal")
+# The tag's program name as SYSLOG_IDENTIFIER, the sender's address as SYSLOG_SOURCE.
+template(name="clusterous_journal" type="list") {
+    property(name="msg" outname="MESSAGE")
+    property(name="programname" outname="SYSLOG_IDENTIFIER")
+    property(name="syslogseverity" outname="PRIORITY")
+    property(name="syslogfacility" outname="SYSLOG_FACILITY")
+    property(name="fromhost-ip" outname="SYSLOG_SOURCE")
+}
 input(type="imudp" port="$SYSLOG_PORT" ruleset="central")
 input(type="imtcp" port="$SYSLOG_PORT" ruleset="central")
-ruleset(name="central") { action(type="omjournal") }
+ruleset(name="central") { action(type="omjournal" template="clusterous_journal") }
 CONF
 }
 

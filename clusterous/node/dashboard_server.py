@@ -170,8 +170,12 @@ def task_rows(tasks: list[dict[str, Any]], names: dict[str, str]) -> list[dict[s
 # -- logs ------------------------------------------------------------------------------
 
 
-def log_command(query: dict[str, str], hostnames: dict[str, str]) -> list[str]:
-    """journalctl's command line for the page's filters (each checked: BadQuery)."""
+def log_command(query: dict[str, str], nodes: dict[str, tuple[str, str]]) -> list[str]:
+    """journalctl's command line for the page's filters (each checked: BadQuery).
+
+    ``nodes``: each node's name -> (hostname, address). A component's line
+    carries its node's hostname; a syslog line the address it came from.
+    """
     argv = ["journalctl", "-D", JOURNAL_DIR, "-o", "json", "--no-pager", "-n", str(LOG_LIMIT)]
     for key in ("since", "until"):
         value = query.get(key, "").strip()
@@ -189,26 +193,25 @@ def log_command(query: dict[str, str], hostnames: dict[str, str]) -> list[str]:
     for key, value in (("node", node), ("component", component)):
         if value and not NAME_RE.match(value):
             raise BadQuery(f"{key}: not a node or component name: {value!r}")
-    host = [f"_HOSTNAME={hostnames.get(node, node)}"] if node else []
+    hostname, address = nodes.get(node, (node, node))
     # Components' lines only: what service containers printed (Docker's journald
     # driver, in dockerd's name) and the syslog lines rsyslog took in.
+    printed = ["_TRANSPORT=journal", "_COMM=dockerd"]
+    syslog = ["_COMM=rsyslogd"]
     if component:
-        groups = [
-            [f"COM_DOCKER_SWARM_SERVICE_NAME={component}"],
-            ["_COMM=rsyslogd", f"SYSLOG_IDENTIFIER={component}"],
-        ]
-    else:
-        groups = [["_TRANSPORT=journal", "_COMM=dockerd"], ["_COMM=rsyslogd"]]
-    for i, group in enumerate(groups):
-        argv += (["+"] if i else []) + group + host
-    return argv
+        printed = [f"COM_DOCKER_SWARM_SERVICE_NAME={component}"]
+        syslog.append(f"SYSLOG_IDENTIFIER={component}")
+    if node:
+        printed.append(f"_HOSTNAME={hostname}")
+        syslog.append(f"SYSLOG_SOURCE={address}")
+    return [*argv, *printed, "+", *syslog]
 
 
 def log_entry(raw: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
     message = raw.get("MESSAGE", "")
     if isinstance(message, list):  # journald's JSON gives non-UTF-8 text as bytes
         message = bytes(message).decode("utf-8", "replace")
-    hostname = raw.get("_HOSTNAME", "")
+    hostname = raw.get("SYSLOG_SOURCE") or raw.get("_HOSTNAME", "")
     container = raw.get("CONTAINER_NAME", "")
     component = raw.get("COM_DOCKER_SWARM_SERVICE_NAME") or raw.get("SYSLOG_IDENTIFIER", "")
     if not container and message.startswith(" "):  # syslog's space after "tag:"
@@ -225,12 +228,12 @@ def log_entry(raw: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
 
 def logs(query: dict[str, str]) -> dict[str, Any]:
     found = swarm_nodes()
-    hostnames = {n["name"]: n["hostname"] for n in found}
-    names = {n["hostname"]: n["name"] for n in found}
+    by_name = {n["name"]: (n["hostname"], n["address"]) for n in found}
+    names = {n["hostname"]: n["name"] for n in found} | {n["address"]: n["name"] for n in found}
     if not Path(JOURNAL_DIR).is_dir():
         return {"lines": [], "problem": "central logging is off on this cluster"}
     completed = subprocess.run(
-        log_command(query, hostnames), capture_output=True, text=True, timeout=60
+        log_command(query, by_name), capture_output=True, text=True, timeout=60
     )
     # journalctl exits 1 when nothing matches; any other words on stderr are a problem.
     problem = completed.stderr.strip() if completed.returncode not in (0, 1) else None

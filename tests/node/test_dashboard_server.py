@@ -10,7 +10,7 @@ import pytest
 
 from clusterous.node import dashboard_server as server
 
-HOSTS = {"worker-1": "ip-10-0-0-7"}
+HOSTS = {"worker-1": ("ip-10-0-0-7", "10.0.0.7")}
 
 
 def test_a_search_turns_into_journalctl_matches_on_the_gathered_journals() -> None:
@@ -23,7 +23,11 @@ def test_a_search_turns_into_journalctl_matches_on_the_gathered_journals() -> No
     assert "--grep=a\\.b\\ \\(c\\)" in argv  # the text literally, not as a pattern
     at = argv.index("+")
     assert argv[at - 2 : at] == ["COM_DOCKER_SWARM_SERVICE_NAME=worker", "_HOSTNAME=ip-10-0-0-7"]
-    assert argv[at + 1 :] == ["_COMM=rsyslogd", "SYSLOG_IDENTIFIER=worker", "_HOSTNAME=ip-10-0-0-7"]
+    assert argv[at + 1 :] == [
+        "_COMM=rsyslogd",
+        "SYSLOG_IDENTIFIER=worker",
+        "SYSLOG_SOURCE=10.0.0.7",
+    ]
 
 
 def test_without_filters_only_components_lines_are_shown() -> None:
@@ -70,9 +74,18 @@ def test_a_journal_entry_says_node_component_task_and_time() -> None:
 
 
 def test_a_syslog_entry_is_named_by_its_tag_without_the_space_after_it() -> None:
-    entry = server.log_entry({"SYSLOG_IDENTIFIER": "test_logging", "MESSAGE": " TESTING"}, {})
+    entry = server.log_entry(
+        {
+            "SYSLOG_IDENTIFIER": "test_logging",
+            "SYSLOG_SOURCE": "10.0.0.7",
+            "_HOSTNAME": "controller",
+            "MESSAGE": " TESTING",
+        },
+        {"10.0.0.7": "worker-1"},
+    )
 
-    assert (entry["component"], entry["task"], entry["message"]) == (
+    assert (entry["node"], entry["component"], entry["task"], entry["message"]) == (
+        "worker-1",
         "test_logging",
         "syslog",
         "TESTING",

@@ -88,7 +88,9 @@ def test_syslog_is_taken_on_port_5514_over_udp_and_tcp_into_the_journal() -> Non
 
     assert 'input(type="imudp" port="5514"' in config
     assert 'input(type="imtcp" port="5514"' in config
-    assert 'action(type="omjournal")' in config
+    assert 'action(type="omjournal" template="clusterous_journal")' in config
+    assert 'property(name="programname" outname="SYSLOG_IDENTIFIER")' in config
+    assert 'property(name="fromhost-ip" outname="SYSLOG_SOURCE")' in config
 
 
 def test_prometheus_finds_the_swarm_nodes_and_listens_on_loopback_only() -> None:

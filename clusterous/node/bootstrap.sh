@@ -1257,7 +1257,9 @@ start_observability() {
             rm -f "$JOURNAL_REMOTE_CONF" "$RSYSLOG_CONFIG" "$LOG_VACUUM_ENV"
         fi
     fi
-    enable_at_boot "${START[@]}" "${RESTART[@]}"
+    # One systemctl call when all are enabled already (the node image's case).
+    systemctl is-enabled --quiet "${START[@]}" "${RESTART[@]}" 2>/dev/null \
+        || systemctl enable --quiet --no-reload "${START[@]}" "${RESTART[@]}"
     [ "${#START[@]}" -eq 0 ] || systemctl start --no-block "${START[@]}"
     [ "${#RESTART[@]}" -eq 0 ] || systemctl restart --no-block "${RESTART[@]}"
     if logging_on; then

@@ -11,8 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from clusterous.aws.errors import aws_errors
+from clusterous.aws.errors import aws_errors, error_code
 from clusterous.aws.session import AwsSession
+from clusterous.aws.tags import tag_list, tags_of
 from clusterous.errors import InputError
 
 REGISTRY_BUCKET_TAGS = {"clusterous:role": "registry-bucket"}
@@ -72,10 +73,12 @@ class AwsAccount:
                 answer = ec2.import_key_pair(
                     KeyName=name,
                     PublicKeyMaterial=public_key.encode(),
-                    TagSpecifications=[{"ResourceType": "key-pair", "Tags": _tags(KEY_PAIR_TAGS)}],
+                    TagSpecifications=[
+                        {"ResourceType": "key-pair", "Tags": tag_list(KEY_PAIR_TAGS)}
+                    ],
                 )
             except Exception as problem:
-                if _code(problem) != "InvalidKeyPair.Duplicate":
+                if error_code(problem) != "InvalidKeyPair.Duplicate":
                     raise
                 return _describe_key_pairs(ec2, name)[0]
         return KeyPairInfo(name=str(answer["KeyName"]), key_pair_id=str(answer["KeyPairId"]))
@@ -102,7 +105,7 @@ class AwsAccount:
             try:
                 s3.head_bucket(Bucket=name)
             except Exception as problem:
-                code = _code(problem)
+                code = error_code(problem)
                 if code in ("404", "NoSuchBucket", "NotFound"):
                     return False
                 if code in ("403", "AccessDenied", "Forbidden"):
@@ -116,7 +119,7 @@ class AwsAccount:
             try:
                 s3.create_bucket(**create_bucket_arguments(name, self.region))
             except Exception as problem:
-                if _code(problem) != "BucketAlreadyOwnedByYou":
+                if error_code(problem) != "BucketAlreadyOwnedByYou":
                     raise
                 return False
         return True
@@ -140,7 +143,7 @@ class AwsAccount:
         if all(current.get(key) == value for key, value in wanted.items()):
             return
         with self._errors("s3:PutBucketTagging", name):
-            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tags({**current, **wanted})})
+            s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": tag_list({**current, **wanted})})
 
 
 def create_bucket_arguments(name: str, region: str) -> dict[str, Any]:
@@ -154,7 +157,7 @@ def _describe_key_pairs(ec2: Any, name: str) -> list[KeyPairInfo]:
     try:
         answer = ec2.describe_key_pairs(KeyNames=[name])
     except Exception as problem:
-        if _code(problem) == "InvalidKeyPair.NotFound":
+        if error_code(problem) == "InvalidKeyPair.NotFound":
             return []
         raise
     return [
@@ -167,19 +170,7 @@ def _bucket_tags(s3: Any, name: str) -> dict[str, str]:
     try:
         answer = s3.get_bucket_tagging(Bucket=name)
     except Exception as problem:
-        if _code(problem) == "NoSuchTagSet":
+        if error_code(problem) == "NoSuchTagSet":
             return {}
         raise
-    return {str(tag["Key"]): str(tag["Value"]) for tag in answer.get("TagSet", [])}
-
-
-def _tags(tags: dict[str, str]) -> list[dict[str, str]]:
-    return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
-
-
-def _code(problem: Exception) -> str:
-    """The AWS error code of a botocore ClientError ('' for anything else)."""
-    response = getattr(problem, "response", None)
-    if not isinstance(response, dict):
-        return ""
-    return str(response.get("Error", {}).get("Code", ""))
+    return tags_of(answer, "TagSet")

@@ -13,6 +13,7 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from clusterous.errors import ClusterousError, InputError
 
@@ -108,10 +109,24 @@ def translate(problem: Exception, site: CallSite) -> ClusterousError:
     return AwsError(f"{site.action} failed", str(problem))
 
 
+def error_code(problem: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else): the one reader."""
+    return str(_error_of(problem).get("Code", ""))
+
+
+def error_message(problem: BaseException) -> str:
+    return str(_error_of(problem).get("Message", ""))
+
+
+def _error_of(problem: BaseException) -> dict[str, Any]:
+    response = getattr(problem, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    return error if isinstance(error, dict) else {}
+
+
 def _translate_client_error(problem: Exception, site: CallSite) -> ClusterousError:
-    error = getattr(problem, "response", {}).get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")) or str(problem)
+    code = error_code(problem)
+    message = error_message(problem) or str(problem)
     if code in EXPIRED_CODES:
         return _expired(site.aws_profile, message)
     if code in DENIED_CODES:

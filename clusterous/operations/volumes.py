@@ -9,7 +9,7 @@ from clusterous.home import Home
 from clusterous.operations.handle import choose_profile
 
 if TYPE_CHECKING:
-    from clusterous.providers.aws.ec2 import Ec2
+    from clusterous.aws.ec2 import Ec2
     from clusterous.providers.aws.volumes import SharedVolume
 
 

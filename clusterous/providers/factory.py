@@ -27,7 +27,7 @@ def make_provider(profile: Profile, cluster: str, home: Home) -> Provider:
             node_type=profile.default_instance_type,
         )
     if profile.provider == "aws":
-        from clusterous.providers.aws.ec2 import DEBIAN_AMI_PARAMETER
+        from clusterous.aws.ec2 import DEBIAN_AMI_PARAMETER
         from clusterous.providers.aws.provider import AwsProvider
 
         # An SSM parameter naming another image ("{arch}" = amd64 | arm64), e.g. a vetted copy.

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from clusterous.aws.pricing import PriceBook
 from clusterous.home import Home
-from clusterous.providers.aws.pricing import PriceBook
 from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
     CLUSTER,

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from clusterous.aws.ec2 import CapacityError, QuotaError
 from clusterous.aws.errors import AwsCredentialsError, AwsPermissionError, AwsRegionError
 from clusterous.config import Profile
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
-from clusterous.providers.aws.ec2 import CapacityError, QuotaError
 from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
     CLUSTER,

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from clusterous.providers.aws.pricing import PriceBook, hourly_usd, product_filters
+from clusterous.aws.pricing import PriceBook, hourly_usd, product_filters
 
 pytestmark = pytest.mark.aws
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from clusterous.aws.ec2 import QuotaError, regular_zones
 from clusterous.aws.errors import AwsQuotaError
+from clusterous.aws.iam import registry_policy
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
-from clusterous.providers.aws.ec2 import QuotaError, regular_zones
-from clusterous.providers.aws.iam import registry_policy
 from clusterous.providers.aws.provider import registry_endpoint
 from clusterous.records import ClusterState
 from tests.aws.faults import Faults

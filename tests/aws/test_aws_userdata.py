@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clusterous.providers.aws.ec2 import Instance
+from clusterous.aws.ec2 import Instance
 from clusterous.providers.aws.provider import node_name_of, shared_device, subnet_cidr
 
 

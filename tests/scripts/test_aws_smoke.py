@@ -357,7 +357,7 @@ def seed_price(home: Path, itype: str, usd: str) -> None:
     """The price cache 'create --dry-run' reads (moto has no Pricing API)."""
     from botocore.stub import Stubber
 
-    from clusterous.providers.aws.pricing import PriceBook
+    from clusterous.aws.pricing import PriceBook
 
     dimension = {"unit": "Hrs", "pricePerUnit": {"USD": usd}}
     product = {"terms": {"OnDemand": {"T": {"priceDimensions": {"D": dimension}}}}}

@@ -20,11 +20,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from clusterous import cancel
-from clusterous.errors import ClusterousError, InputError
-from clusterous.home import Home
-from clusterous.node.userdata import user_data
-from clusterous.providers.aws.clients import Clients
-from clusterous.providers.aws.ec2 import (
+from clusterous.aws.clients import Clients
+from clusterous.aws.ec2 import (
     DEBIAN_AMI_PARAMETER,
     CapacityError,
     Ec2,
@@ -33,9 +30,9 @@ from clusterous.providers.aws.ec2 import (
     QuotaError,
     TypeInfo,
 )
-from clusterous.providers.aws.iam import Iam, registry_prefix, role_name
-from clusterous.providers.aws.pricing import PRICING_REGION, PriceBook
-from clusterous.providers.aws.tags import (
+from clusterous.aws.iam import Iam, registry_prefix, role_name
+from clusterous.aws.pricing import PRICING_REGION, PriceBook
+from clusterous.aws.tags import (
     CLUSTER_ID_TAG,
     CLUSTER_TAG,
     FIRST_INDEX_TAG,
@@ -49,6 +46,9 @@ from clusterous.providers.aws.tags import (
     cluster_filter,
     cluster_tags,
 )
+from clusterous.errors import ClusterousError, InputError
+from clusterous.home import Home
+from clusterous.node.userdata import user_data
 from clusterous.providers.base import (
     InstanceType,
     Leftover,
@@ -169,7 +169,7 @@ class AwsProvider:
                 from clusterous.aws.session import session_for
 
                 session = session_for(self.profile)
-            self._clients = Clients(session)
+            self._clients = Clients(session, self.sleep, self.clock)
         return self._clients
 
     @property
@@ -178,7 +178,7 @@ class AwsProvider:
 
     @property
     def ec2(self) -> Ec2:
-        return Ec2(self.clients, self.sleep, self.clock)
+        return Ec2(self.clients)
 
     @property
     def iam(self) -> Iam:
@@ -226,8 +226,7 @@ class AwsProvider:
         """The registry's bucket must exist and be this account's (names are global)."""
         from botocore.exceptions import ClientError
 
-        from clusterous.aws.errors import BucketTakenError, aws_errors
-        from clusterous.providers.aws.ec2 import error_code
+        from clusterous.aws.errors import BucketTakenError, aws_errors, error_code
 
         with aws_errors("s3:ListBucket", region=self.region, resource=bucket):
             try:

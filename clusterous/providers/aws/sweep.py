@@ -14,9 +14,9 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from clusterous.aws.ec2 import Ec2, NetworkPieces, Volume
+from clusterous.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.errors import ClusterousError
-from clusterous.providers.aws.ec2 import Ec2, NetworkPieces, Volume
-from clusterous.providers.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.providers.base import Leftover, Report, SweepReport
 from clusterous.records import ClusterState
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from clusterous.aws.ec2 import Ec2
+from clusterous.aws.tags import CLUSTER_TAG, KEEP_TAG, ROLE_TAG
 from clusterous.errors import InputError, NotFoundError
-from clusterous.providers.aws.ec2 import Ec2
-from clusterous.providers.aws.tags import CLUSTER_TAG, KEEP_TAG, ROLE_TAG
 
 
 @dataclass(frozen=True)

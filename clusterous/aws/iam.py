@@ -14,10 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clusterous.aws.errors import aws_errors
-from clusterous.providers.aws.clients import Clients
-from clusterous.providers.aws.ec2 import error_code
-from clusterous.providers.aws.tags import CLUSTER_TAG, tag_list
+from clusterous.aws.clients import Clients
+from clusterous.aws.tags import CLUSTER_TAG, tag_list, tags_of
 
 IAM_PATH = "/clusterous/"
 GONE = frozenset({"NoSuchEntity"})
@@ -94,23 +92,10 @@ class Iam:
     def __init__(self, clients: Clients) -> None:
         self.clients = clients
 
-    def _call(
-        self, action: str, method: str, ignore: frozenset[str] = frozenset(), **kw: Any
-    ) -> Any:
-        from botocore.exceptions import ClientError
-
-        with aws_errors(action, region=self.clients.region):
-            try:
-                return getattr(self.clients.get("iam"), method)(**kw)
-            except ClientError as problem:
-                if error_code(problem) in ignore:
-                    return {}
-                raise
-
     def create_controller_role(
         self, name: str, bucket: str, cluster: str, tags: dict[str, str]
     ) -> None:
-        self._call(
+        self.clients.call(
             "iam:CreateRole",
             "create_role",
             ignore=frozenset({"EntityAlreadyExists"}),
@@ -120,7 +105,7 @@ class Iam:
             Description=f"clusterous cluster {cluster}: registry storage in s3://{bucket}",
             Tags=tag_list(tags),
         )
-        self._call(
+        self.clients.call(
             "iam:PutRolePolicy",
             "put_role_policy",
             RoleName=name,
@@ -129,7 +114,7 @@ class Iam:
         )
 
     def create_instance_profile(self, name: str, tags: dict[str, str]) -> None:
-        self._call(
+        self.clients.call(
             "iam:CreateInstanceProfile",
             "create_instance_profile",
             ignore=frozenset({"EntityAlreadyExists"}),
@@ -137,7 +122,7 @@ class Iam:
             Path=IAM_PATH,
             Tags=tag_list(tags),
         )
-        self._call(
+        self.clients.call(
             "iam:AddRoleToInstanceProfile",
             "add_role_to_instance_profile",
             ignore=frozenset({"LimitExceeded", "EntityAlreadyExists"}),
@@ -146,7 +131,7 @@ class Iam:
         )
 
     def role_policy(self, name: str) -> dict[str, Any]:
-        answer = self._call(
+        answer = self.clients.call(
             "iam:GetRolePolicy", "get_role_policy", RoleName=name, PolicyName="registry-storage"
         )
         document = answer["PolicyDocument"]
@@ -157,47 +142,49 @@ class Iam:
 
         Returns whether there was anything to delete.
         """
-        profile = self._call(
+        profile = self.clients.call(
             "iam:GetInstanceProfile", "get_instance_profile", GONE, InstanceProfileName=name
         )
         for role in profile.get("InstanceProfile", {}).get("Roles", []):
-            self._call(
+            self.clients.call(
                 "iam:RemoveRoleFromInstanceProfile",
                 "remove_role_from_instance_profile",
                 ignore=GONE,
                 InstanceProfileName=name,
                 RoleName=role["RoleName"],
             )
-        deleted = self._call(
+        deleted = self.clients.call(
             "iam:DeleteInstanceProfile",
             "delete_instance_profile",
             ignore=GONE,
             InstanceProfileName=name,
         )
-        policies = self._call("iam:ListRolePolicies", "list_role_policies", GONE, RoleName=name)
+        policies = self.clients.call(
+            "iam:ListRolePolicies", "list_role_policies", GONE, RoleName=name
+        )
         for policy in policies.get("PolicyNames", []):
-            self._call(
+            self.clients.call(
                 "iam:DeleteRolePolicy",
                 "delete_role_policy",
                 ignore=GONE,
                 RoleName=name,
                 PolicyName=policy,
             )
-        deleted_role = self._call("iam:DeleteRole", "delete_role", ignore=GONE, RoleName=name)
+        deleted_role = self.clients.call(
+            "iam:DeleteRole", "delete_role", ignore=GONE, RoleName=name
+        )
         return bool(deleted) or bool(deleted_role)
 
     def find_cluster_identities(self, cluster: str | None = None) -> dict[str, str]:
         """Role and instance-profile names under our path → their cluster tag (by tag)."""
         found: dict[str, str] = {}
-        with aws_errors("iam:ListRoles", region=self.clients.region):
-            pages = (
-                self.clients.get("iam").get_paginator("list_roles").paginate(PathPrefix=IAM_PATH)
-            )
-            roles = [r for page in pages for r in page.get("Roles", [])]
+        roles = self.clients.pages("iam:ListRoles", "list_roles", "Roles", PathPrefix=IAM_PATH)
         ours = f"clusterous-{self.clients.region}-"
         for role in (r for r in roles if str(r["RoleName"]).startswith(ours)):
-            tags = self._call("iam:ListRoleTags", "list_role_tags", GONE, RoleName=role["RoleName"])
-            owner = {t["Key"]: t["Value"] for t in tags.get("Tags", [])}.get(CLUSTER_TAG)
+            tags = self.clients.call(
+                "iam:ListRoleTags", "list_role_tags", GONE, RoleName=role["RoleName"]
+            )
+            owner = tags_of(tags).get(CLUSTER_TAG)
             if owner and (cluster is None or owner == cluster):
                 found[f"role {role['RoleName']}"] = owner
         found.update(self._instance_profiles(cluster))
@@ -205,16 +192,15 @@ class Iam:
 
     def _instance_profiles(self, cluster: str | None) -> dict[str, str]:
         found: dict[str, str] = {}
-        with aws_errors("iam:ListInstanceProfiles", region=self.clients.region):
-            pages = (
-                self.clients.get("iam")
-                .get_paginator("list_instance_profiles")
-                .paginate(PathPrefix=IAM_PATH)
-            )
-            profiles = [p for page in pages for p in page.get("InstanceProfiles", [])]
+        profiles = self.clients.pages(
+            "iam:ListInstanceProfiles",
+            "list_instance_profiles",
+            "InstanceProfiles",
+            PathPrefix=IAM_PATH,
+        )
         ours = f"clusterous-{self.clients.region}-"
         for profile in (p for p in profiles if str(p["InstanceProfileName"]).startswith(ours)):
-            owner = {t["Key"]: t["Value"] for t in profile.get("Tags", [])}.get(CLUSTER_TAG)
+            owner = tags_of(profile).get(CLUSTER_TAG)
             if owner is None:
                 owner = self._profile_owner(profile["InstanceProfileName"])
             if owner and (cluster is None or owner == cluster):
@@ -222,10 +208,10 @@ class Iam:
         return found
 
     def _profile_owner(self, name: str) -> str | None:
-        tags = self._call(
+        tags = self.clients.call(
             "iam:ListInstanceProfileTags",
             "list_instance_profile_tags",
             GONE,
             InstanceProfileName=name,
         )
-        return {t["Key"]: t["Value"] for t in tags.get("Tags", [])}.get(CLUSTER_TAG)
+        return tags_of(tags).get(CLUSTER_TAG)

@@ -1,4 +1,4 @@
-"""The tags every AWS resource of a cluster carries, and the filters that find them again.
+"""The tags every AWS resource of clusterous carries, and the filters that find them again.
 
 Tags are set at creation (TagSpecifications), never afterwards, so a resource
 never exists untagged: a sweep by tag finds everything even when the local
@@ -31,6 +31,7 @@ def cluster_tags(
 
 
 def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    """The Key/Value list every AWS API takes tags as: the one builder."""
     return [{"Key": key, "Value": value} for key, value in sorted(tags.items())]
 
 
@@ -39,8 +40,9 @@ def tag_spec(resource_type: str, tags: dict[str, str]) -> list[dict[str, Any]]:
     return [{"ResourceType": resource_type, "Tags": tag_list(tags)}]
 
 
-def tags_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {str(t["Key"]): str(t["Value"]) for t in resource.get("Tags", []) or []}
+def tags_of(resource: dict[str, Any], key: str = "Tags") -> dict[str, str]:
+    """The tags of an AWS answer (under ``Tags``, or ``TagSet`` for S3) as a dict."""
+    return {str(t["Key"]): str(t["Value"]) for t in resource.get(key, []) or []}
 
 
 def cluster_filter(cluster: str) -> list[dict[str, Any]]:

@@ -175,10 +175,10 @@ def one_round(workers: int, home_dir: Path) -> dict[str, float]:
     create_calls = sum(counter.counts.values())
     counter.counts.clear()
     started = time.perf_counter()
-    report = destroy_cluster(name, provider, ledger, False, SilentReporter())
+    result = destroy_cluster(name, provider, ledger, False, SilentReporter())
     destroy_seconds = time.perf_counter() - started
-    if report.leftovers:
-        raise SystemExit(f"destroy left {report.leftovers}")
+    if result.leftovers:
+        raise SystemExit(f"destroy left {result.leftovers}")
     return {
         "create_calls": create_calls,
         "create_seconds": create_seconds,

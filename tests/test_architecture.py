@@ -110,7 +110,6 @@ def test_every_import_runs_down_the_layers() -> None:
     assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
 
 
-@pytest.mark.xfail(strict=True, reason="providers/aws provider <-> sweep: being untied")
 def test_no_modules_import_each_other_in_a_circle() -> None:
     edges = graph()
     circles = []
@@ -143,18 +142,8 @@ def test_the_architecture_page_states_the_same_floors() -> None:
     assert stated == expected
 
 
-# Split in the providers-layer work now under way; the marks go when it lands.
-BEING_SPLIT = {"providers/aws/provider.py", "providers/local/provider.py"}
-
-
-def sized(module: str) -> object:
-    if module in BEING_SPLIT:
-        return pytest.param(module, marks=pytest.mark.xfail(strict=True, reason="being split"))
-    return module
-
-
 @pytest.mark.parametrize(
-    "module", [sized(str(p.relative_to(PACKAGE))) for p in sorted(PACKAGE.rglob("*.py"))]
+    "module", [str(p.relative_to(PACKAGE)) for p in sorted(PACKAGE.rglob("*.py"))]
 )
 def test_no_module_is_over_the_size_limit(module: str) -> None:
     lines = len((PACKAGE / module).read_text().splitlines())

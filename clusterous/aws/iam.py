@@ -137,6 +137,14 @@ class Iam:
         document = answer["PolicyDocument"]
         return json.loads(document) if isinstance(document, str) else dict(document)
 
+    def controller_identity_exists(self, name: str) -> bool:
+        """Whether the role or the instance profile ``name`` exists (a sweep removes either)."""
+        role = self.clients.call("iam:GetRole", "get_role", GONE, RoleName=name)
+        profile = self.clients.call(
+            "iam:GetInstanceProfile", "get_instance_profile", GONE, InstanceProfileName=name
+        )
+        return bool(role) or bool(profile)
+
     def delete_controller_identity(self, name: str) -> bool:
         """Instance profile, then the role's policies, then the role; gone is success.
 

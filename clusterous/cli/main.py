@@ -79,7 +79,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "ls-volumes": (
         "clusterous.cli.volumes_cmd:ls_volumes",
-        "List the shared volumes clusterous made in the AWS profile's region.",
+        "List the shared volumes clusterous made with the profile (AWS region, or this machine).",
     ),
     "rm-volume": (
         "clusterous.cli.volumes_cmd:rm_volume",

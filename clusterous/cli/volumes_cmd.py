@@ -1,4 +1,4 @@
-"""``clusterous ls-volumes`` and ``rm-volume``: shared volumes kept after a destroy (AWS)."""
+"""``clusterous ls-volumes`` and ``rm-volume``: shared volumes kept after a destroy."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from clusterous.cli.render import table
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 @pass_app
 def ls_volumes(app: App, as_json: bool) -> None:
-    """List the shared volumes clusterous made in the AWS profile's region."""
+    """List the shared volumes clusterous made with the profile (AWS region, or this machine)."""
     from clusterous.operations import volumes
 
     found = volumes.list_volumes(app.home, app.profile_override)
@@ -26,7 +26,7 @@ def ls_volumes(app: App, as_json: bool) -> None:
         app.out.print("No shared volumes.")
         return
     rows = [
-        (v.id, v.cluster, f"{v.size_gib} GiB", v.zone, "kept" if v.kept else v.state) for v in found
+        (v.id, v.cluster, size(v.size_gib), v.zone, "kept" if v.kept else v.state) for v in found
     ]
     app.out.print(table(None, ["volume", "cluster", "size", "zone", "state"], rows))
     app.out.print("Delete one with 'clusterous rm-volume ID' (its files are lost).")
@@ -44,5 +44,9 @@ def rm_volume(app: App, volume_id: str, yes: bool) -> None:
         click.confirm(f"Delete volume {volume_id} and every file on it?", abort=True)
     removed = volumes.remove_volume(app.home, app.profile_override, volume_id)
     app.out.print(
-        f"Deleted volume {removed.id} ({removed.size_gib} GiB, cluster {removed.cluster})."
+        f"Deleted volume {removed.id} ({size(removed.size_gib)}, cluster {removed.cluster})."
     )
+
+
+def size(gib: int | None) -> str:
+    return "-" if gib is None else f"{gib} GiB"

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.report import Reporter
-from clusterous.providers.base import Provider, SweepReport
+from clusterous.providers.base import Provider, SweepResult
 
 
 def destroy_cluster(
     name: str, provider: Provider, ledger: Ledger, keep_volume: bool, reporter: Reporter
-) -> SweepReport:
+) -> SweepResult:
     state = ledger.load() if ledger.exists() else None
     if state is not None:
         ledger.set_status("destroying")
-    report = provider.sweep(state, keep_volume, reporter.done)
-    if not report.leftovers and ledger.dir.exists():
+    result = provider.sweep(state, keep_volume, reporter.done)
+    if not result.leftovers and ledger.dir.exists():
         ledger.remove()
-    return report
+    return result

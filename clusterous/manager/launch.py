@@ -10,7 +10,7 @@ every other group's carries the controller's current one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import TYPE_CHECKING
 
 from clusterous.manager.access import ClusterAccess
@@ -89,9 +89,9 @@ def _user_data_params(
 
     controller = state.controller
     is_controller = first.group == "controller"
-    settings = dict(provider.bootstrap_settings(state.private_cidr))
+    settings = provider.bootstrap_settings(state.private_cidr)
     if not is_controller:
-        settings["shared_device"] = ""
+        settings = replace(settings, shared_device="")
     return BootstrapParams(
         cluster=state.name,
         node=first.name,
@@ -105,5 +105,5 @@ def _user_data_params(
         idle_minutes=str(state.lease.idle_minutes),
         logging=str(state.logging.level),
         log_max_use=f"{state.logging.max_mib}M",
-        **settings,
+        **asdict(settings),
     )

@@ -80,17 +80,18 @@ def plan_cluster(
 ) -> ClusterPlan:
     requested = list(groups)
     _check_groups(requested)
+    catalog = provider.catalog
     controller = NodePlan(
-        "controller", "controller", controller_type or provider.default_instance_type("controller")
+        "controller", "controller", controller_type or catalog.default_instance_type("controller")
     )
     nodes: list[NodePlan] = []
     for group in requested:
-        itype = group.instance_type or provider.default_instance_type("node")
+        itype = group.instance_type or catalog.default_instance_type("node")
         nodes += [
             NodePlan(f"{group.name}-{i}", group.name, itype, group.spot, group.spot_fallback)
             for i in range(1, group.count + 1)
         ]
-    provider.check_instance_types(sorted({n.instance_type for n in (controller, *nodes)}))
+    catalog.check_instance_types(sorted({n.instance_type for n in (controller, *nodes)}))
     return ClusterPlan(
         name,
         provider.name,

@@ -74,7 +74,7 @@ def add_nodes(
     state = ctx.ledger.load()
     group = choose_group(state, group)
     itype = instance_type or state.node_groups()[group][0].instance_type
-    ctx.provider.check_instance_types([itype])
+    ctx.provider.catalog.check_instance_types([itype])
     retired = state.retired.get(group, 0)
     names = next_node_names((n.name for n in state.nodes), group, count, retired)
     deadline = ctx.clock() + ctx.timeout

@@ -86,7 +86,7 @@ def plan_create(home: Home, profile_override: str | None, request: CreateRequest
 
 
 def planned_groups(plan: ClusterPlan, provider: Provider) -> list[PlannedGroup]:
-    types = provider.instance_types()
+    types = provider.catalog.instance_types()
     lines = [("controller", [plan.controller]), *plan.groups().items()]
     planned = []
     for group, members in lines:
@@ -99,7 +99,7 @@ def planned_groups(plan: ClusterPlan, provider: Provider) -> list[PlannedGroup]:
                 len(members),
                 known.cpus if known else None,
                 known.memory_mib if known else None,
-                provider.image_of(name),
+                provider.catalog.image_of(name),
                 known.hourly_price if known else None,
                 members[0].spot,
             )
@@ -284,11 +284,18 @@ def _adopt(home: Home, name: str, profile_override: str | None, ledger: Ledger) 
             None,
             "see 'clusterous ls-clusters'; pick the right profile with --profile",
         )
+    if provider.adopter is None:
+        raise ClusterousError(
+            f"the {provider.name} provider cannot take over a cluster made elsewhere",
+            None,
+            f"work on {name!r} from the machine that made it",
+        )
     access = ClusterAccess.of(home, name)
-    state = provider.adopt(access.login_key_for(profile))
+    adoption = provider.adopter.adopt(access.login_key_for(profile))
+    state = adoption.state
     state.profile = profile.name
     for node in state.nodes:
-        access.known_hosts.add(access.alias(node.name), provider.host_public_key(node.name))
+        access.known_hosts.add(access.alias(node.name), adoption.host_keys[node.name])
     ledger.create(state)
 
 

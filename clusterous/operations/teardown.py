@@ -19,7 +19,7 @@ from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, cluster_lock
 from clusterous.manager.report import Reporter
 from clusterous.operations.handle import choose_profile, open_cluster
-from clusterous.providers.base import Leftover, Provider, SweepReport
+from clusterous.providers.base import Leftover, Provider, SweepResult
 from clusterous.providers.factory import make_provider
 
 PROFILE_IN_STATE = re.compile(r'"profile"\s*:\s*"([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"')
@@ -62,12 +62,12 @@ def destroy(
 
             state = ledger.load()  # the tunnels would only fail from now on
             stop_all([*state.tunnels, *([state.dashboard] if state.dashboard else [])], name)
-        report = destroy_cluster(name, provider, ledger, keep_volume, reporter)
-    if report.leftovers:
-        raise not_all_gone(name, report)
+        result = destroy_cluster(name, provider, ledger, keep_volume, reporter)
+    if result.leftovers:
+        raise not_all_gone(name, result)
     if current_cluster(home) in (None, name):
         set_current_cluster(home, None)
-    return Destroyed(name, report.removed, report.kept)
+    return Destroyed(name, result.removed, result.kept)
 
 
 class NotYours(ClusterousError):
@@ -112,11 +112,11 @@ def _leftover(item: Leftover) -> str:
     return f"{item.kind} {item.id}" + (f" ({item.why})" if item.why else "")
 
 
-def not_all_gone(name: str, report: SweepReport) -> ClusterousError:
+def not_all_gone(name: str, result: SweepResult) -> ClusterousError:
     left = ", ".join(
-        f"{x.kind} {x.id}" + (f" ({x.why})" if x.why else "") for x in report.leftovers
+        f"{x.kind} {x.id}" + (f" ({x.why})" if x.why else "") for x in result.leftovers
     )
-    kept = f"; kept on purpose: {', '.join(report.kept)}" if report.kept else ""
+    kept = f"; kept on purpose: {', '.join(result.kept)}" if result.kept else ""
     return ClusterousError(
         f"cluster {name!r} is not entirely gone",
         f"left: {left}{kept}",
@@ -150,14 +150,14 @@ def volume_question(home: Home, name: str, profile_override: str | None) -> Volu
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
     provider = _destroy_provider(home, name, profile_override, ledger)
-    ask = getattr(provider, "shared_volume_question", None)
-    if ask is None:
+    volumes = provider.kept_volumes
+    if volumes is None:
         return None
     state = ledger.load() if ledger.exists() and not ledger.is_damaged() else None
-    volume: str | None = ask(state)
+    volume = volumes.question(state)
     if volume is None:
         return None
-    return VolumeQuestion(volume, free_to_keep=provider.name == "local")
+    return VolumeQuestion(volume, free_to_keep=volumes.free_to_keep)
 
 
 def set_aside_if_damaged(

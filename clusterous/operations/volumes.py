@@ -1,40 +1,31 @@
-"""Kept shared volumes: list them, delete one (ls-volumes, rm-volume)."""
+"""Kept shared volumes: list them, delete one (ls-volumes, rm-volume), on every provider."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from clusterous.errors import InputError
 from clusterous.home import Home
 from clusterous.operations.handle import choose_profile
-
-if TYPE_CHECKING:
-    from clusterous.aws.ec2 import Ec2
-    from clusterous.providers.aws.volumes import SharedVolume
+from clusterous.providers.base import KeptVolume, KeptVolumes
+from clusterous.providers.factory import make_provider
 
 
-def _aws_ec2(home: Home, profile_override: str | None) -> Ec2:
+def _kept_volumes(home: Home, profile_override: str | None) -> KeptVolumes:
     profile = choose_profile(home, profile_override, None)
-    if not profile.is_aws:
+    provider = make_provider(profile, "volumes", home)
+    if provider.kept_volumes is None:
         raise InputError(
-            f"profile {profile.name!r} is not an AWS profile",
-            "shared volumes are kept and listed on AWS only",
-            "pick an AWS profile with --profile NAME",
+            f"the {provider.name} provider of profile {profile.name!r} keeps no shared volumes",
+            None,
+            "pick another profile with --profile NAME",
         )
-    from clusterous.providers.aws.provider import AwsProvider
-
-    return AwsProvider("volumes", home, profile).ec2
+    return provider.kept_volumes
 
 
-def list_volumes(home: Home, profile_override: str | None) -> list[SharedVolume]:
-    """The shared volumes clusterous made in the AWS profile's region (ls-volumes)."""
-    from clusterous.providers.aws.volumes import list_shared_volumes
-
-    return list_shared_volumes(_aws_ec2(home, profile_override))
+def list_volumes(home: Home, profile_override: str | None) -> list[KeptVolume]:
+    """The shared volumes clusterous made with the profile's provider (ls-volumes)."""
+    return _kept_volumes(home, profile_override).find()
 
 
-def remove_volume(home: Home, profile_override: str | None, volume_id: str) -> SharedVolume:
+def remove_volume(home: Home, profile_override: str | None, volume_id: str) -> KeptVolume:
     """Delete one kept shared volume (rm-volume)."""
-    from clusterous.providers.aws.volumes import remove_shared_volume
-
-    return remove_shared_volume(_aws_ec2(home, profile_override), volume_id)
+    return _kept_volumes(home, profile_override).remove(volume_id)

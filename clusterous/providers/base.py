@@ -3,7 +3,7 @@
 A provider makes and removes the things a cluster is built of: its private
 network, its shared volume, its nodes. It knows nothing of Swarm, environment
 files or the CLI; the cluster manager drives it and records in the ledger what
-it reports through ``Recorder``. Above this interface nothing knows which
+it hands its ``Recorder``. Above this interface nothing knows which
 provider is in use.
 """
 
@@ -91,14 +91,51 @@ class Leftover:
 
 
 @dataclass
-class SweepReport:
+class SweepResult:
     removed: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     leftovers: list[Leftover] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class BootstrapSettings:
+    """What a provider adds to every node's bootstrap: the provider's BootstrapParams fields."""
+
+    swarm_addr_pool: str
+    registry_storage: str = "filesystem"  # filesystem | s3
+    dns: str = ""  # space-separated nameservers for the node's dockerd
+    docker_storage_driver: str = ""
+    registry_bucket: str = ""
+    registry_region: str = ""
+    registry_prefix: str = ""
+    registry_endpoint: str = ""
+    nfs: str = ""  # yes: the controller shares /data over NFS
+    shared_device: str = ""
+
+
+@dataclass(frozen=True)
+class KeptVolume:
+    """A shared volume clusterous made, in use by a cluster or kept after its destroy."""
+
+    id: str
+    cluster: str
+    size_gib: int | None  # None: not measured (a directory)
+    zone: str  # where it lives: an availability zone, or "this machine"
+    state: str
+    kept: bool
+    attached_to: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """A cluster taken over from the cluster itself: its ledger and the host keys to pin."""
+
+    state: ClusterState
+    host_keys: dict[str, str]  # node name -> host public key (OpenSSH)
+
+
 class Recorder(Protocol):
-    """Where the provider reports each thing the moment it exists (the ledger)."""
+    """Where the provider writes down each thing the moment it exists (the ledger)."""
 
     def record_resource(self, resource: ResourceRecord) -> None: ...
 
@@ -121,18 +158,11 @@ def record_nodes(recorder: Recorder, nodes: Sequence[NodeRecord]) -> None:
         recorder.record_node(node)
 
 
-Report = Callable[[str], None]
+Say = Callable[[str], None]  # one line of progress for the user
 
 
-class Provider(Protocol):
-    name: str
-    cluster_id: str  # the ownership id put on everything made (tag/label); "" for none
-
-    def owner_ids(self) -> dict[str, list[str]]:
-        """Each ownership id found on the cluster's labelled/tagged things, with what has it."""
-
-    def preflight(self) -> None:
-        """Fail early, with the fix, when the provider cannot work at all."""
+class Catalog(Protocol):
+    """The machine types a provider offers, and the image nodes start from."""
 
     def instance_types(self) -> dict[str, InstanceType]: ...
 
@@ -143,6 +173,51 @@ class Provider(Protocol):
 
     def image_of(self, instance_type: str) -> str:
         """The image nodes of this type start from (shown by --dry-run)."""
+
+
+class KeptVolumes(Protocol):
+    """Shared volumes that outlive their cluster (``destroy --keep-volume``)."""
+
+    @property
+    def free_to_keep(self) -> bool:
+        """Whether keeping one costs nothing (a directory on this machine)."""
+
+    def find(self) -> list[KeptVolume]:
+        """Every shared volume clusterous made here, kept or in use (ls-volumes)."""
+
+    def remove(self, volume_id: str) -> KeptVolume:
+        """Delete a kept volume no cluster uses; return what it was (rm-volume)."""
+
+    def question(self, state: ClusterState | None) -> str | None:
+        """The shared volume a destroy would delete, when worth asking 'keep it?'."""
+
+
+class Adopter(Protocol):
+    """Rebuilds the local view of a cluster made elsewhere, from the cluster itself (workon)."""
+
+    def adopt(self, login_key: KeyPair) -> Adoption: ...
+
+
+class Provider(Protocol):
+    """The core lifecycle every provider has, and capabilities one may lack (then None)."""
+
+    name: str
+    cluster_id: str  # the ownership id put on everything made (tag/label); "" for none
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def kept_volumes(self) -> KeptVolumes | None: ...
+
+    @property
+    def adopter(self) -> Adopter | None: ...
+
+    def owner_ids(self) -> dict[str, list[str]]:
+        """Each ownership id found on the cluster's labelled/tagged things, with what has it."""
+
+    def preflight(self) -> None:
+        """Fail early, with the fix, when the provider cannot work at all."""
 
     def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
         """What besides the nodes a create would make, one line each (shown by --dry-run)."""
@@ -157,30 +232,20 @@ class Provider(Protocol):
     ) -> ResourceRecord: ...
 
     def launch_nodes(
-        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+        self, requests: Sequence[NodeRequest], recorder: Recorder, say: Say
     ) -> list[NodeRecord]: ...
 
-    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None: ...
+    def terminate_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None: ...
 
     def describe_nodes(self) -> list[NodeView]: ...
 
-    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
-        """Provider-specific BootstrapParams fields (storage, DNS, shared volume, NFS)."""
+    def bootstrap_settings(self, private_cidr: str) -> BootstrapSettings: ...
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
+    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
         """Remove what the ledger lists and all found by label/tag; idempotent."""
-
-    def leftovers(self) -> list[Leftover]:
-        """Everything still labelled/tagged with the cluster, after a sweep."""
 
     def list_clusters(self) -> dict[str, int]:
         """Clusters found by label/tag, with how many nodes each has."""
-
-    def adopt(self, login_key: KeyPair) -> ClusterState:
-        """Rebuild the local view of an existing cluster from the cluster itself."""
-
-    def host_public_key(self, node: str) -> str:
-        """The host key a node presents, read through the provider's own API (adoption)."""
 
 
 def launches(requests: Sequence[NodeRequest]) -> list[list[NodeRequest]]:
@@ -200,4 +265,4 @@ class Prestarter(Protocol):
     cluster's other nodes this way while its controller configures itself.
     """
 
-    def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, report: Report) -> None: ...
+    def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, say: Say) -> None: ...

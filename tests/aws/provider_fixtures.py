@@ -15,23 +15,18 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from clusterous import cancel
 from clusterous.aws.keys import managed_key_path, new_private_key, public_key_of, write_private_key
 from clusterous.config import Config, Profile, save_config
-from clusterous.errors import ClusterousError
 from clusterous.home import Home
-from clusterous.manager.ledger import Ledger
 from clusterous.providers.aws.provider import AwsProvider
 from clusterous.providers.factory import AMI_PARAMETER_VARIABLE
-from clusterous.records import ClusterState, NodeRecord
 from tests.aws.faults import Faults, FaultServer
 
 REGION = "eu-west-1"
@@ -122,77 +117,6 @@ def make_provider(
 ) -> AwsProvider:
     extra.setdefault("sleep", lambda _: None)
     return AwsProvider(cluster, Home(home), profile, image_parameter=IMAGE_PARAMETER, **extra)
-
-
-@dataclass
-class FakeClock:
-    """Time that passes only when the code under test sleeps."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def waited(self) -> float:
-        return sum(self.sleeps)
-
-
-# ---------------------------------------------------------------- readiness without SSH
-
-
-@dataclass
-class FakeLink:
-    """Swarm as moto cannot give it: every launched node 'joins' at once."""
-
-    ledger: Ledger
-    log: list[str]
-    fail_wait: bool = False
-    interrupt_wait: bool = False  # Ctrl-C while waiting: the cancel event set, as the handler does
-
-    def join_token(self) -> str:
-        self.log.append("join_token")
-        return FAKE_TOKEN
-
-    def wait_ready(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
-        self.log.append(f"wait_ready {sorted(n.name for n in nodes)}")
-        if self.fail_wait:
-            raise ClusterousError("nodes did not join the Swarm in time", "fake readiness")
-        if self.interrupt_wait:
-            cancel.current().set()
-            cancel.sleep(3600)  # ends at once: the work is cancelled
-        for node in nodes:
-            self.ledger.record_node(replace(node, ready=True))
-
-    def drain(self, nodes: Sequence[NodeRecord], deadline: float) -> None:
-        self.log.append(f"drain {sorted(n.name for n in nodes)}")
-
-    def forget(self, nodes: Sequence[NodeRecord]) -> None:
-        self.log.append(f"forget {sorted(n.name for n in nodes)}")
-
-
-FAKE_TOKEN = "SWMTKN-1-fake-join-token"
-
-
-@dataclass
-class FakeReadiness:
-    ledger: Ledger
-    log: list[str] = field(default_factory=list)
-    fail_controller: bool = False
-    fail_wait: bool = False
-    interrupt_wait: bool = False
-
-    @contextmanager
-    def controller(self, state: ClusterState, deadline: float) -> Iterator[FakeLink]:
-        controller = state.controller
-        self.log.append(f"controller {controller.instance_id if controller else None}")
-        if self.fail_controller:
-            raise ClusterousError("the controller did not accept SSH in time", "fake readiness")
-        yield FakeLink(self.ledger, self.log, self.fail_wait, self.interrupt_wait)
 
 
 # ---------------------------------------------------------------- looking at moto

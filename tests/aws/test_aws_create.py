@@ -20,10 +20,8 @@ from tests.aws.provider_fixtures import (
     ALLOWED_CIDR,
     BUCKET,
     CLUSTER,
-    FAKE_TOKEN,
     REGION,
     Account,
-    FakeReadiness,
     account,
     boto,
     cluster_instances,
@@ -34,6 +32,7 @@ from tests.aws.provider_fixtures import (
     tags,
     user_data_of,
 )
+from tests.fakes import FAKE_TOKEN, FakeReadiness
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name
@@ -254,11 +253,11 @@ def test_a_volume_the_user_brings_is_used_as_it_is_and_kept(
     assert controller["Reservations"][0]["Instances"][0]["Placement"]["AvailabilityZone"] == (
         f"{REGION}b"
     )
-    report = destroy_cluster(
+    result = destroy_cluster(
         CLUSTER, provider, Ledger(Home(clusterous_home), CLUSTER), False, SilentReporter()
     )
-    assert any(volume["VolumeId"] in kept for kept in report.kept)
+    assert any(volume["VolumeId"] in kept for kept in result.kept)
     assert ec2.describe_volumes(VolumeIds=[volume["VolumeId"]])["Volumes"][0]["State"] == (
         "available"
     )
-    assert report.leftovers == []
+    assert result.leftovers == []

@@ -18,7 +18,6 @@ from tests.aws.provider_fixtures import (
     CLUSTER,
     REGION,
     Account,
-    FakeReadiness,
     account,
     boto,
     cluster_instances,
@@ -29,6 +28,7 @@ from tests.aws.provider_fixtures import (
 )
 from tests.aws.test_aws_create import create
 from tests.aws.test_aws_teardown import destroy
+from tests.fakes import FakeReadiness
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
@@ -179,7 +179,7 @@ def test_an_unknown_instance_type_suggests_close_ones(
 ) -> None:
     provider = make_provider(clusterous_home, account.profile)
     with pytest.raises(InputError) as error:
-        provider.check_instance_types(["t3.mediun"])
+        provider.catalog.check_instance_types(["t3.mediun"])
     assert "unknown instance type 't3.mediun' in eu-west-1" in error.value.render()
     assert "did you mean t3.medium" in error.value.render()
 
@@ -200,7 +200,7 @@ def test_an_instance_type_offered_in_no_zone_is_refused(
         stub.add_response("describe_instance_type_offerings", {"InstanceTypeOfferings": []})
         stub.add_response("describe_availability_zones", {"AvailabilityZones": []})
         with pytest.raises(InputError, match=r"p5\.48xlarge is offered in no availability zone"):
-            provider.check_instance_types(["p5.48xlarge"])
+            provider.catalog.check_instance_types(["p5.48xlarge"])
 
 
 def test_no_credentials_says_how_to_give_some(

@@ -26,7 +26,6 @@ from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
     CLUSTER,
     Account,
-    FakeReadiness,
     account,
     boto,
     cluster_instances,
@@ -36,6 +35,7 @@ from tests.aws.provider_fixtures import (
     tagged_resources,
     user_data_of,
 )
+from tests.fakes import FakeReadiness
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]  # fixtures used by name
@@ -98,8 +98,8 @@ def test_once_the_lease_has_terminated_every_node_status_says_so_and_destroy_swe
     seen = cluster_status(ledger.load(), provider, access)
     assert {n.machine for n in seen.nodes} == {"missing"}
     assert any("its lease (or idle stop) ended them" in p for p in seen.problems), seen.problems
-    report = destroy_cluster(CLUSTER, provider, ledger, False, SilentReporter())
-    assert report.leftovers == [] and tagged_resources() == []
+    result = destroy_cluster(CLUSTER, provider, ledger, False, SilentReporter())
+    assert result.leftovers == [] and tagged_resources() == []
 
 
 def test_the_dry_run_shows_the_aws_profiles_default_lease_and_the_flags_override_it(

@@ -32,9 +32,6 @@ from tests.aws.provider_fixtures import (
     CLUSTER,
     REGION,
     Account,
-    FakeClock,
-    FakeLink,
-    FakeReadiness,
     account,
     boto,
     cluster_instances,
@@ -44,6 +41,7 @@ from tests.aws.provider_fixtures import (
     tagged_resources,
 )
 from tests.aws.test_aws_create import create
+from tests.fakes import FakeClock, FakeLink, FakeReadiness
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
@@ -99,7 +97,7 @@ def test_the_controller_is_given_the_registry_endpoint(
     account: Account, faulty_aws: Faults, clusterous_home: Path
 ) -> None:
     settings = make_provider(clusterous_home, account.profile).bootstrap_settings("10.0.0.0/16")
-    assert settings["registry_endpoint"] == faulty_aws.endpoint  # the twin's, from the env
+    assert settings.registry_endpoint == faulty_aws.endpoint  # the twin's, from the env
 
 
 def test_the_s3_prefix_condition_is_only_on_actions_that_support_it() -> None:
@@ -266,8 +264,8 @@ def test_teardown_waits_out_network_interfaces_that_linger(
     clock, said = FakeClock(), list[str]()
     provider = make_provider(clusterous_home, account.profile, clock=clock, sleep=clock.sleep)
     state = Ledger(provider.home, CLUSTER).load()
-    report = provider.sweep(state, False, said.append)
-    assert report.leftovers == [] and tagged_resources() == []
+    result = provider.sweep(state, False, said.append)
+    assert result.leftovers == [] and tagged_resources() == []
     assert faulty_aws.report()["injected"] == 6
     assert "removed the network" in said
 
@@ -279,12 +277,12 @@ def test_teardown_says_the_network_is_left_when_aws_keeps_refusing(
     faulty_aws.set({"action": "DeleteSubnet", "code": "DependencyViolation"})
     clock, said = FakeClock(), list[str]()
     provider = make_provider(clusterous_home, account.profile, clock=clock, sleep=clock.sleep)
-    report = provider.sweep(Ledger(provider.home, CLUSTER).load(), False, said.append)
-    left = {leftover.kind for leftover in report.leftovers}
+    result = provider.sweep(Ledger(provider.home, CLUSTER).load(), False, said.append)
+    left = {leftover.kind for leftover in result.leftovers}
     assert {"subnet", "vpc"} <= left
     assert "removed the network" not in said
     assert any(line.startswith("could not remove subnet") for line in said)
-    assert not any(r.startswith(("subnet", "vpc")) for r in report.removed)
+    assert not any(r.startswith(("subnet", "vpc")) for r in result.removed)
     assert clock.waited() <= 2 * 300 + 30  # the subnet, then the VPC it holds
     faulty_aws.clear()
     assert provider.sweep(None, False, said.append).leftovers == []

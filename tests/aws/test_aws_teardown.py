@@ -17,13 +17,12 @@ from clusterous.manager.destroy import destroy_cluster
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.report import SilentReporter
 from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
-from clusterous.providers.base import SweepReport
+from clusterous.providers.base import SweepResult
 from clusterous.records import ClusterState
 from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
     CLUSTER,
     Account,
-    FakeReadiness,
     account,
     boto,
     cluster_instances,
@@ -34,12 +33,13 @@ from tests.aws.provider_fixtures import (
     tags,
 )
 from tests.aws.test_aws_create import create
+from tests.fakes import FakeReadiness
 
 pytestmark = pytest.mark.aws
 __all__ = ["account", "fault_server", "faulty_aws"]
 
 
-def destroy(home: Path, account: Account, keep_volume: bool = False) -> SweepReport:
+def destroy(home: Path, account: Account, keep_volume: bool = False) -> SweepResult:
     provider = make_provider(home, account.profile)
     ledger = Ledger(Home(home), CLUSTER)
     return destroy_cluster(CLUSTER, provider, ledger, keep_volume, SilentReporter())
@@ -55,11 +55,11 @@ def created(account: Account, clusterous_home: Path) -> ClusterState:
 def test_destroy_leaves_zero_tagged_resources(
     created: ClusterState, account: Account, clusterous_home: Path
 ) -> None:
-    report = destroy(clusterous_home, account)
-    assert report.leftovers == []
+    result = destroy(clusterous_home, account)
+    assert result.leftovers == []
     assert tagged_resources() == []
     assert not Ledger(Home(clusterous_home), CLUSTER).dir.exists()
-    removed = " ".join(report.removed)
+    removed = " ".join(result.removed)
     for kind in ("instance", "volume", "security-group", "subnet", "vpc", "iam-role"):
         assert kind in removed
 
@@ -79,18 +79,18 @@ def test_destroy_works_from_the_tags_alone_when_the_local_state_is_lost(
     created: ClusterState, account: Account, clusterous_home: Path
 ) -> None:
     shutil.rmtree(Home(clusterous_home).cluster_dir(CLUSTER))
-    report = destroy(clusterous_home, account)
-    assert report.leftovers == []
+    result = destroy(clusterous_home, account)
+    assert result.leftovers == []
     assert tagged_resources() == []
 
 
 def test_a_kept_volume_survives_marked_kept_and_is_no_leftover(
     created: ClusterState, account: Account, clusterous_home: Path
 ) -> None:
-    report = destroy(clusterous_home, account, keep_volume=True)
+    result = destroy(clusterous_home, account, keep_volume=True)
     volume = next(r.id for r in created.resources if r.kind == "volume")
-    assert report.leftovers == []
-    assert any(volume in kept and "rm-volume" in kept for kept in report.kept)
+    assert result.leftovers == []
+    assert any(volume in kept and "rm-volume" in kept for kept in result.kept)
     found = boto("ec2").describe_volumes(VolumeIds=[volume])["Volumes"][0]
     assert tags(found)["clusterous:keep"] == "true" and found["State"] == "available"
     assert tagged_resources() == [f"volume {volume}"]

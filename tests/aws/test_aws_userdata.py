@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from clusterous.aws.ec2 import Instance
-from clusterous.providers.aws.provider import node_name_of, shared_device, subnet_cidr
+from clusterous.providers.aws.launch import node_name_of, shared_device
+from clusterous.providers.aws.network import subnet_cidr
 
 
 def test_node_names_come_back_from_the_launch_tags() -> None:

@@ -169,5 +169,5 @@ def test_the_adopted_cluster_can_be_destroyed_from_the_other_machine(
     home = other_machine(tmp_path, account)
     workon(home, CLUSTER, None)
     provider = make_provider(home.root, account.profile)
-    report = destroy_cluster(CLUSTER, provider, Ledger(home, CLUSTER), False, SilentReporter())
-    assert report.leftovers == [] and tagged_resources() == []
+    result = destroy_cluster(CLUSTER, provider, Ledger(home, CLUSTER), False, SilentReporter())
+    assert result.leftovers == [] and tagged_resources() == []

@@ -31,6 +31,7 @@ from docker.models.networks import Network
 from docker.types import IPAMConfig, IPAMPool
 
 from clusterous.node import BOOTSTRAP_ERROR_PREFIX, BOOTSTRAP_READY_MARKER
+from clusterous.providers.local.host import free_local_port
 from clusterous.providers.local.node_container import (
     Bind,
     NodeContainerSpec,
@@ -38,7 +39,6 @@ from clusterous.providers.local.node_container import (
     nocloud_seed,
     tar_of,
 )
-from clusterous.providers.local.provider import free_local_port
 from clusterous.remote.keys import KeyPair
 
 TEST_LABEL = "clusterous.test"

@@ -27,8 +27,9 @@ import pytest
 
 from clusterous.node import BOOTSTRAP_READY_MARKER, BootstrapParams
 from clusterous.node.userdata import render_launch_script, user_data
+from clusterous.providers.local.host import host_nameservers
 from clusterous.providers.local.node_container import Bind
-from clusterous.providers.local.provider import SWARM_ADDR_POOL, host_nameservers
+from clusterous.providers.local.provider import SWARM_ADDR_POOL
 from clusterous.remote.keys import KeyPair, generate_ed25519
 from tests.e2e.helpers import (
     TEST_LABEL,

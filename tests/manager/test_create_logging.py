@@ -11,21 +11,21 @@ from clusterous.manager.create import ClusterCreator, CreateOptions
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import default_groups, plan_cluster
 from clusterous.manager.report import SilentReporter
-from clusterous.providers.base import NodeRequest, Recorder, Report
+from clusterous.providers.base import NodeRequest, Recorder, Say
 from clusterous.records import LoggingSettings, NodeRecord
-from tests.manager.test_create_sequence import LoggingProvider, LoggingReadiness
+from tests.fakes import FakeProvider, FakeReadiness
 
 
-class BootstrapRecorder(LoggingProvider):
+class BootstrapRecorder(FakeProvider):
     def __init__(self) -> None:
-        super().__init__([], ahead=False)
+        super().__init__([])
         self.requests: list[NodeRequest] = []
 
     def launch_nodes(
-        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
+        self, requests: Sequence[NodeRequest], recorder: Recorder, say: Say
     ) -> list[NodeRecord]:
         self.requests += requests
-        return super().launch_nodes(requests, recorder, report)
+        return super().launch_nodes(requests, recorder, say)
 
 
 def test_every_node_is_told_the_logging_level_and_the_controllers_bound(tmp_path: Path) -> None:
@@ -34,19 +34,19 @@ def test_every_node_is_told_the_logging_level_and_the_controllers_bound(tmp_path
     ledger = Ledger(home, "logs")
     plan = plan_cluster(
         "logs",
-        provider,  # type: ignore[arg-type]
+        provider,
         "p",
         default_groups(1, None, None),
         logging=LoggingSettings(0, 512),
     )
     ClusterCreator(
         plan,
-        provider,  # type: ignore[arg-type]
+        provider,
         ledger,
         ClusterAccess.of(home, "logs"),
         SilentReporter(),
         CreateOptions(30),
-        readiness=LoggingReadiness(ledger, provider.log),
+        readiness=FakeReadiness(ledger, provider.log),
     ).create()
 
     told = {(r.name, r.bootstrap.logging, r.bootstrap.log_max_use) for r in provider.requests}

@@ -1,18 +1,16 @@
 """A create that fails, at any step, removes what it made and names the step.
 
-The provider here is a fake at the edge: it records what it "makes" in the
-ledger exactly as a real one does, and can be told to fail while launching.
+The provider here is the fake at the edge (``tests.fakes``): it records what it
+"makes" in the ledger exactly as a real one does, and is told to fail while launching.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from clusterous import cancel
-from clusterous.cancel import Cancelled
 from clusterous.errors import ClusterousError, ExitCode, Interrupted
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
@@ -20,95 +18,11 @@ from clusterous.manager.create import ClusterCreator, CreateOptions
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import default_groups, plan_cluster
 from clusterous.manager.report import SilentReporter
-from clusterous.providers.base import (
-    InstanceType,
-    Leftover,
-    NetworkInfo,
-    NodeRequest,
-    NodeView,
-    Recorder,
-    Report,
-    Role,
-    SweepReport,
-)
-from clusterous.records import ClusterState, NodeRecord, ResourceRecord
-from clusterous.remote.keys import KeyPair
-
-
-class FailingProvider:
-    name = "fake"
-
-    def __init__(self, failure: BaseException) -> None:
-        self.failure = failure
-        self.made: list[str] = []
-        self.swept = False
-
-    def preflight(self) -> None:
-        pass
-
-    def instance_types(self) -> dict[str, InstanceType]:
-        return {"t": InstanceType("t", 1, 1024)}
-
-    def default_instance_type(self, role: Role) -> str:
-        return "t"
-
-    def check_instance_types(self, names: Sequence[str]) -> None:
-        pass
-
-    def find_existing(self) -> list[str]:
-        return list(self.made)
-
-    def create_network(self, recorder: Recorder) -> NetworkInfo:
-        resource = ResourceRecord("network", "net-1")
-        self.made.append("net-1")
-        recorder.record_resource(resource)
-        return NetworkInfo(resource, "10.0.0.0/24")
-
-    def create_shared_volume(
-        self, recorder: Recorder, size_gib: int | None, volume_id: str | None
-    ) -> ResourceRecord:
-        resource = ResourceRecord("shared-dir", "vol-1")
-        self.made.append("vol-1")
-        recorder.record_resource(resource)
-        return resource
-
-    def launch_nodes(
-        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
-    ) -> list[NodeRecord]:
-        first = requests[0]
-        self.made.append(first.name)
-        recorder.record_node(NodeRecord(first.name, first.group, first.instance_type, "i-1"))
-        raise self.failure
-
-    def terminate_nodes(self, nodes: Sequence[NodeRecord], report: Report) -> None:
-        pass
-
-    def describe_nodes(self) -> list[NodeView]:
-        return []
-
-    def bootstrap_settings(self, private_cidr: str) -> dict[str, str]:
-        return {}
-
-    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
-        self.swept = True
-        removed, self.made = self.made, []
-        return SweepReport(removed=removed)
-
-    def leftovers(self) -> list[Leftover]:
-        return [Leftover("thing", m) for m in self.made]
-
-    def list_clusters(self) -> dict[str, int]:
-        return {}
-
-    def adopt(self, login_key: KeyPair) -> ClusterState:
-        raise NotImplementedError
-
-    def host_public_key(self, node: str) -> str:
-        raise NotImplementedError
+from tests.fakes import CancellingProvider, FakeProvider
 
 
 def _creator(
-    tmp_path: Path, provider: FailingProvider, keep: bool = False
+    tmp_path: Path, provider: FakeProvider, keep: bool = False
 ) -> tuple[ClusterCreator, Ledger]:
     home = Home(tmp_path)
     plan = plan_cluster("rb", provider, "p", default_groups(2, None, None))
@@ -125,7 +39,7 @@ def _creator(
 
 
 def test_a_failed_launch_is_rolled_back_and_the_step_named(tmp_path: Path) -> None:
-    provider = FailingProvider(ClusterousError("no capacity", "the engine said no"))
+    provider = FakeProvider(failure=ClusterousError("no capacity", "the engine said no"))
     creator, ledger = _creator(tmp_path, provider)
     with pytest.raises(ClusterousError) as error:
         creator.create()
@@ -138,7 +52,7 @@ def test_a_failed_launch_is_rolled_back_and_the_step_named(tmp_path: Path) -> No
 
 
 def test_a_foreign_exception_is_named_by_its_type_and_rolled_back(tmp_path: Path) -> None:
-    provider = FailingProvider(RuntimeError("socket closed"))
+    provider = FakeProvider(failure=RuntimeError("socket closed"))
     creator, ledger = _creator(tmp_path, provider)
     with pytest.raises(ClusterousError, match="RuntimeError: socket closed"):
         creator.create()
@@ -146,7 +60,7 @@ def test_a_foreign_exception_is_named_by_its_type_and_rolled_back(tmp_path: Path
 
 
 def test_keep_on_failure_keeps_the_pieces_and_says_how_to_remove_them(tmp_path: Path) -> None:
-    provider = FailingProvider(ClusterousError("boom"))
+    provider = FakeProvider(failure=ClusterousError("boom"))
     creator, ledger = _creator(tmp_path, provider, keep=True)
     with pytest.raises(ClusterousError) as error:
         creator.create()
@@ -159,7 +73,7 @@ def test_keep_on_failure_keeps_the_pieces_and_says_how_to_remove_them(tmp_path: 
 
 
 def test_ctrl_c_rolls_back_and_exits_130(tmp_path: Path) -> None:
-    provider = FailingProvider(KeyboardInterrupt())
+    provider = FakeProvider(failure=KeyboardInterrupt())
     creator, ledger = _creator(tmp_path, provider)
     with pytest.raises(Interrupted) as error:
         creator.create()
@@ -169,33 +83,13 @@ def test_ctrl_c_rolls_back_and_exits_130(tmp_path: Path) -> None:
 
 
 def test_a_name_already_in_use_is_refused_before_anything_is_made(tmp_path: Path) -> None:
-    provider = FailingProvider(ClusterousError("never reached"))
+    provider = FakeProvider(failure=ClusterousError("never reached"))
     provider.made = ["container clusterous-rb-controller"]
     creator, ledger = _creator(tmp_path, provider)
     with pytest.raises(ClusterousError, match="already exist") as error:
         creator.create()
     assert error.value.exit_code == ExitCode.BAD_INPUT
     assert not provider.swept and not ledger.exists()
-
-
-class CancellingProvider(FailingProvider):
-    """Ctrl-C mid-launch: the create's cancel event is set, as the signal handler sets it."""
-
-    def __init__(self, second_ctrl_c: bool = False) -> None:
-        super().__init__(Cancelled())
-        self.second_ctrl_c = second_ctrl_c
-
-    def launch_nodes(
-        self, requests: Sequence[NodeRequest], recorder: Recorder, report: Report
-    ) -> list[NodeRecord]:
-        cancel.current().set()
-        return super().launch_nodes(requests, recorder, report)
-
-    def sweep(self, state: ClusterState | None, keep_volume: bool, report: Report) -> SweepReport:
-        cancel.sleep(0)  # a wait of the rollback: the create's cancel must not cut it
-        if self.second_ctrl_c:
-            raise KeyboardInterrupt
-        return super().sweep(state, keep_volume, report)
 
 
 def test_the_rollback_waits_are_not_cut_by_the_cancelled_create(tmp_path: Path) -> None:

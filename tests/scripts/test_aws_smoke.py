@@ -426,8 +426,8 @@ def test_nothing_is_found_after_clusterous_destroyed_the_cluster(
 ) -> None:
     provider = make_provider(clusterous_home, account.profile)
     state = create(clusterous_home, provider)
-    report = provider.sweep(state, keep_volume=False, report=lambda _: None)
-    assert report.leftovers == []
+    result = provider.sweep(state, keep_volume=False, say=lambda _: None)
+    assert result.leftovers == []
     assert found(smoke.Boto3Api(target_of(account)), account)[0] == []
 
 

@@ -1,31 +1,23 @@
-"""Shared volumes kept after their cluster was destroyed: find them by tag, delete one.
+"""Shared volumes that outlive their cluster: find them by tag, delete one, ask before a destroy.
 
 ``destroy --keep-volume`` leaves a cluster's gp3 volume (and its files) in
-place, tagged ``clusterous:keep=true``; it costs money until removed. These
-functions back ``clusterous ls-volumes`` and ``clusterous rm-volume ID``. Only
-volumes that clusterous made (tagged with the role ``volume``) are listed or
-deleted; a volume a user brought is never touched.
+place, tagged ``clusterous:keep=true``; it costs money until removed. This is
+the provider's ``kept_volumes`` capability, behind ``clusterous ls-volumes``
+and ``clusterous rm-volume ID``. Only volumes that clusterous made (tagged with
+the role ``volume``) are listed or deleted; a volume a user brought is never
+touched.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
-from clusterous.aws.ec2 import Ec2
-from clusterous.aws.tags import CLUSTER_TAG, KEEP_TAG, ROLE_TAG
+from clusterous.aws.ec2 import Ec2, Volume
+from clusterous.aws.tags import CLUSTER_TAG, KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.errors import InputError, NotFoundError
-
-
-@dataclass(frozen=True)
-class SharedVolume:
-    id: str
-    cluster: str
-    size_gib: int
-    zone: str
-    state: str
-    kept: bool
-    attached_to: tuple[str, ...]
+from clusterous.providers.base import KeptVolume
+from clusterous.records import ClusterState
 
 
 def shared_volume_filters() -> list[dict[str, Any]]:
@@ -35,41 +27,62 @@ def shared_volume_filters() -> list[dict[str, Any]]:
     ]
 
 
-def list_shared_volumes(ec2: Ec2) -> list[SharedVolume]:
-    """Every shared volume clusterous made in the region, kept or in use."""
-    return sorted(
-        (
-            SharedVolume(
-                id=v.id,
-                cluster=v.tags.get(CLUSTER_TAG, ""),
-                size_gib=v.size_gib,
-                zone=v.zone,
-                state=v.state,
-                kept=bool(v.tags.get(KEEP_TAG)),
-                attached_to=v.attached_to,
-            )
-            for v in ec2.find_volumes(shared_volume_filters())
-        ),
-        key=lambda v: (v.cluster, v.id),
+def is_shared_volume(volume: Volume) -> bool:
+    return volume.tags.get(ROLE_TAG) == "volume"
+
+
+def brought_volumes(state: ClusterState | None) -> set[str]:
+    """The volumes the user brought (recorded as kept): never deleted, never asked about."""
+    return {r.id for r in (state.resources if state else []) if r.keep}
+
+
+def kept_volume(volume: Volume) -> KeptVolume:
+    return KeptVolume(
+        id=volume.id,
+        cluster=volume.tags.get(CLUSTER_TAG, ""),
+        size_gib=volume.size_gib,
+        zone=volume.zone,
+        state=volume.state,
+        kept=bool(volume.tags.get(KEEP_TAG)),
+        attached_to=volume.attached_to,
     )
 
 
-def remove_shared_volume(ec2: Ec2, volume_id: str) -> SharedVolume:
-    """Delete a shared volume clusterous made and no instance uses; return what it was."""
-    found = {v.id: v for v in list_shared_volumes(ec2)}
-    volume = found.get(volume_id)
-    if volume is None:
-        raise NotFoundError(
-            f"no shared volume {volume_id} of clusterous in {ec2.region}",
-            "only volumes clusterous made (tagged clusterous:role=volume) can be removed here",
-            "see 'clusterous ls-volumes'",
-        )
-    if volume.attached_to:
-        raise InputError(
-            f"volume {volume_id} is in use by {', '.join(volume.attached_to)} "
-            f"(cluster {volume.cluster})",
-            None,
-            f"destroy the cluster first: 'clusterous destroy {volume.cluster} --delete-volume'",
-        )
-    ec2.delete_volume(volume_id)
-    return volume
+class AwsKeptVolumes:
+    free_to_keep = False  # an EBS volume is billed while it exists
+
+    def __init__(self, ec2: Callable[[], Ec2], cluster: str) -> None:
+        self.ec2 = ec2
+        self.cluster = cluster
+
+    def find(self) -> list[KeptVolume]:
+        """Every shared volume clusterous made in the region, kept or in use."""
+        found = self.ec2().find_volumes(shared_volume_filters())
+        return sorted((kept_volume(v) for v in found), key=lambda v: (v.cluster, v.id))
+
+    def remove(self, volume_id: str) -> KeptVolume:
+        """Delete a shared volume clusterous made and no instance uses; return what it was."""
+        volume = {v.id: v for v in self.find()}.get(volume_id)
+        if volume is None:
+            raise NotFoundError(
+                f"no shared volume {volume_id} of clusterous in {self.ec2().region}",
+                "only volumes clusterous made (tagged clusterous:role=volume) can be removed here",
+                "see 'clusterous ls-volumes'",
+            )
+        if volume.attached_to:
+            raise InputError(
+                f"volume {volume_id} is in use by {', '.join(volume.attached_to)} "
+                f"(cluster {volume.cluster})",
+                None,
+                f"destroy the cluster first: 'clusterous destroy {volume.cluster} --delete-volume'",
+            )
+        self.ec2().delete_volume(volume_id)
+        return volume
+
+    def question(self, state: ClusterState | None) -> str | None:
+        """The cluster's shared volume a destroy would delete (AWS volumes cost: always ask)."""
+        brought = brought_volumes(state)
+        for volume in self.ec2().find_volumes(cluster_filter(self.cluster)):
+            if is_shared_volume(volume) and volume.id not in brought:
+                return f"{volume.id} ({volume.size_gib} GiB)"
+        return None

@@ -58,7 +58,7 @@ def test_a_volume_kept_by_an_earlier_destroy_survives_a_failed_creates_rollback(
     (provider.shared_dir / "results.csv").write_text("1,2\n")
 
     state = created(provider)
-    swept = provider.sweep(state, keep_volume=False, report=lambda _: None)
+    swept = provider.sweep(state, keep_volume=False, say=lambda _: None)
 
     assert state.resources[0].keep
     assert (provider.shared_dir / "results.csv").read_text() == "1,2\n"
@@ -69,7 +69,7 @@ def test_a_volume_made_by_the_create_goes_with_its_rollback(provider: LocalProvi
     state = created(provider)
     (provider.shared_dir / "partial").write_text("x")
 
-    provider.sweep(state, keep_volume=False, report=lambda _: None)
+    provider.sweep(state, keep_volume=False, say=lambda _: None)
 
     assert not state.resources[0].keep
     assert not provider.shared_dir.exists()
@@ -79,10 +79,10 @@ def test_destroy_asks_about_a_shared_directory_only_when_it_holds_files(
     provider: LocalProvider,
 ) -> None:
     state = created(provider)
-    assert provider.shared_volume_question(state) is None
+    assert provider.kept_volumes.question(state) is None
 
     (provider.shared_dir / "results.csv").write_text("1,2\n")
-    assert provider.shared_volume_question(state) == str(provider.shared_dir)
+    assert provider.kept_volumes.question(state) == str(provider.shared_dir)
 
 
 def test_destroy_does_not_ask_about_a_directory_that_is_never_deleted(
@@ -90,7 +90,7 @@ def test_destroy_does_not_ask_about_a_directory_that_is_never_deleted(
 ) -> None:
     provider.shared_dir.mkdir(parents=True)
     (provider.shared_dir / "old").write_text("x")
-    assert provider.shared_volume_question(created(provider)) is None
+    assert provider.kept_volumes.question(created(provider)) is None
 
     brought = tmp_path / "mine"
     brought.mkdir()
@@ -98,7 +98,7 @@ def test_destroy_does_not_ask_about_a_directory_that_is_never_deleted(
     other = LocalProvider(provider.cluster + "b", provider.home, client=provider.client)
     state = ClusterState(other.cluster, "local", "local")
     other.create_shared_volume(Recorded(state), None, str(brought))
-    assert other.shared_volume_question(state) is None
+    assert other.kept_volumes.question(state) is None
 
 
 def test_without_a_terminal_destroy_keeps_a_local_volume_and_refuses_for_aws(

@@ -199,7 +199,9 @@ class FakeProvider:
     def bootstrap_settings(self, private_cidr: str) -> BootstrapSettings:
         return BootstrapSettings(swarm_addr_pool="10.99.0.0/16")
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
+    def sweep(
+        self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
+    ) -> SweepResult:
         self.swept = True
         removed, self.made = self.made, []
         return SweepResult(removed=removed)
@@ -232,7 +234,9 @@ class CancellingProvider(FakeProvider):
         cancel.current().set()
         return super().launch_nodes(requests, recorder, say)
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
+    def sweep(
+        self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
+    ) -> SweepResult:
         cancel.sleep(0)  # a wait of the rollback: the create's cancel must not cut it
         if self.second_ctrl_c:
             raise KeyboardInterrupt

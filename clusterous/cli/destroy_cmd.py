@@ -23,13 +23,24 @@ if TYPE_CHECKING:
 @click.option("--keep-volume", is_flag=True, help="Keep the shared volume and its files.")
 @click.option("--delete-volume", is_flag=True, help="Delete the shared volume without asking.")
 @click.option(
+    "--keep-images",
+    is_flag=True,
+    help="Keep the registry's images (AWS: its S3 prefix), listed with their size.",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Destroy even what another create of this name made (another ownership id).",
 )
 @pass_app
 def destroy(
-    app: App, name: str | None, yes: bool, keep_volume: bool, delete_volume: bool, force: bool
+    app: App,
+    name: str | None,
+    yes: bool,
+    keep_volume: bool,
+    delete_volume: bool,
+    keep_images: bool,
+    force: bool,
 ) -> None:
     """Destroy cluster NAME (default: the current one), leaving nothing behind."""
     from clusterous.operations import teardown
@@ -43,7 +54,9 @@ def destroy(
     if not yes:
         confirm_destroy(target, keep_volume)
     reporter = ConsoleReporter(app.err, app.verbose)
-    done = teardown.destroy(app.home, target, app.profile_override, keep_volume, reporter, force)
+    done = teardown.destroy(
+        app.home, target, app.profile_override, keep_volume, reporter, force, keep_images
+    )
     for kept in done.kept:
         app.out.print(f"Kept: {kept}")
     if not done.removed and not done.kept:

@@ -13,12 +13,17 @@ from clusterous.providers.base import Provider, SweepResult
 
 
 def destroy_cluster(
-    name: str, provider: Provider, ledger: Ledger, keep_volume: bool, reporter: Reporter
+    name: str,
+    provider: Provider,
+    ledger: Ledger,
+    keep_volume: bool,
+    reporter: Reporter,
+    keep_images: bool = False,
 ) -> SweepResult:
     state = ledger.load() if ledger.exists() else None
     if state is not None:
         ledger.set_status("destroying")
-    result = provider.sweep(state, keep_volume, reporter.done)
+    result = provider.sweep(state, keep_volume, reporter.done, keep_images)
     if not result.leftovers and ledger.dir.exists():
         ledger.remove()
     return result

@@ -34,7 +34,7 @@ def target(home: Home, name: str | None) -> str:
 class Destroyed:
     name: str
     removed: list[str]
-    kept: list[str]  # what the user keeps on purpose (a shared volume)
+    kept: list[str]  # what the user keeps on purpose (a shared volume, the registry's images)
 
 
 def destroy(
@@ -44,6 +44,7 @@ def destroy(
     keep_volume: bool,
     reporter: Reporter,
     force: bool = False,
+    keep_images: bool = False,
 ) -> Destroyed:
     """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it.
 
@@ -62,7 +63,7 @@ def destroy(
 
             state = ledger.load()  # the tunnels would only fail from now on
             stop_all([*state.tunnels, *([state.dashboard] if state.dashboard else [])], name)
-        result = destroy_cluster(name, provider, ledger, keep_volume, reporter)
+        result = destroy_cluster(name, provider, ledger, keep_volume, reporter, keep_images)
     if result.leftovers:
         raise not_all_gone(name, result)
     if current_cluster(home) in (None, name):

@@ -241,8 +241,14 @@ class Provider(Protocol):
 
     def bootstrap_settings(self, private_cidr: str) -> BootstrapSettings: ...
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
-        """Remove what the ledger lists and all found by label/tag; idempotent."""
+    def sweep(
+        self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
+    ) -> SweepResult:
+        """Remove what the ledger lists and all found by label/tag; idempotent.
+
+        ``keep_images`` keeps the registry's images where they outlive the
+        nodes (AWS: its S3 prefix), listed in the result as kept.
+        """
 
     def list_clusters(self) -> dict[str, int]:
         """Clusters found by label/tag, with how many nodes each has."""

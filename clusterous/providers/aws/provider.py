@@ -21,6 +21,7 @@ from clusterous import cancel
 from clusterous.aws.clients import Clients
 from clusterous.aws.ec2 import DEBIAN_AMI_PARAMETER, Ec2
 from clusterous.aws.iam import Iam, registry_prefix, role_name
+from clusterous.aws.registry_store import RegistryStore
 from clusterous.aws.tags import (
     CLUSTER_ID_TAG,
     CLUSTER_TAG,
@@ -347,10 +348,16 @@ class AwsProvider:
 
     # -- teardown and finding ------------------------------------------------------------
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
-        return AwsSweep(self.ec2, self.iam, self.cluster, self.identity_name, say).run(
-            state, keep_volume
+    def sweep(
+        self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
+    ) -> SweepResult:
+        store = (
+            RegistryStore(self.clients, str(self.profile.bucket), registry_prefix(self.cluster))
+            if self.profile.bucket
+            else None
         )
+        sweep = AwsSweep(self.ec2, self.iam, self.cluster, self.identity_name, say, store)
+        return sweep.run(state, keep_volume, keep_images)
 
     def list_clusters(self) -> dict[str, int]:
         counts: dict[str, int] = {}

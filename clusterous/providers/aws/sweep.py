@@ -1,11 +1,14 @@
 """Teardown on AWS: the phases of the sweep (``providers.sweep``), in dependency order.
 
 Instances first (and wait until they are terminated: their network interfaces
-hold the security group and subnet), then the shared volume (deleted or kept),
-then security groups, route tables, subnets, internet gateways, VPCs, and the
+hold the security group and subnet: the registry writes no more), then the
+registry's objects and unfinished uploads under its S3 prefix (or, with
+``keep_images``, a note of what is kept and its size), then the shared volume
+(deleted or kept), then security groups, route tables, subnets, internet gateways, VPCs, and the
 IAM role and instance profile of the controller. Everything already gone
 counts as removed, so a sweep can run any number of times, after a failed
-create or with the local state lost. The re-listing is by tag and by IAM name.
+create or with the local state lost. The re-listing is by tag, by IAM name and
+by the registry's prefix.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 
 from clusterous.aws.ec2 import Ec2, NetworkPieces, Volume
 from clusterous.aws.iam import Iam
+from clusterous.aws.registry_store import RegistryStore
 from clusterous.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.providers.aws.volumes import brought_volumes, is_shared_volume
 from clusterous.providers.base import Leftover, Say, SweepResult
@@ -32,15 +36,28 @@ def is_root_disk_going(volume: Volume) -> bool:
 class AwsSweep:
     """The phases of one cluster's sweep; they share what the network listing found."""
 
-    def __init__(self, ec2: Ec2, iam: Iam, cluster: str, identity: str, say: Say) -> None:
+    def __init__(
+        self,
+        ec2: Ec2,
+        iam: Iam,
+        cluster: str,
+        identity: str,
+        say: Say,
+        store: RegistryStore | None = None,
+    ) -> None:
         self.ec2 = ec2
         self.iam = iam
         self.cluster = cluster
         self.identity = identity  # the IAM role and instance profile name
         self.say = say
+        self.store = store  # the registry's S3 prefix (None: the profile has no bucket)
+        self.keep_images = False
         self._pieces = NetworkPieces()
 
-    def run(self, state: ClusterState | None, keep_volume: bool) -> SweepResult:
+    def run(
+        self, state: ClusterState | None, keep_volume: bool, keep_images: bool = False
+    ) -> SweepResult:
+        self.keep_images = keep_images
         result = SweepResult()
         result.kept += [
             f"shared volume {v} (brought by you: never deleted)"
@@ -60,6 +77,7 @@ class AwsSweep:
                 self._terminate,
                 recorded=lambda s: [n.instance_id for n in s.nodes if n.instance_id],
             ),
+            AllAtOnce("registry-prefix", lambda: self._registry(result), self._empty_registry),
             Phase(
                 "volume",
                 lambda: self._volumes(state, keep_volume, result),
@@ -91,6 +109,31 @@ class AwsSweep:
         left = self.ec2.wait_terminated(going, self.ec2.clock() + TERMINATE_TIMEOUT)
         self.say(f"terminated {len(going) - len(left)} instance(s)")
         return [i for i in alive if i not in left], {i: "still terminating" for i in left}
+
+    # -- the registry's S3 prefix: all its objects and unfinished uploads at once ----------
+
+    def _registry(self, result: SweepResult) -> list[str]:
+        if self.store is None:
+            return []
+        contents = self.store.contents()
+        if contents.empty:
+            return []
+        if self.keep_images:
+            result.kept.append(
+                f"registry images {self.store.url} ({contents.describe()}, still billed; "
+                f"delete them with 'aws s3 rm --recursive {self.store.url}')"
+            )
+            self.say(f"kept the registry images in {self.store.url}")
+            return []
+        return [self.store.url]
+
+    def _empty_registry(self, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        assert self.store is not None  # found only with a store
+        left = self.store.empty()
+        if not left.empty:
+            return [], {self.store.url: f"still holds {left.describe()}"}
+        self.say(f"deleted the registry images in {self.store.url}")
+        return list(ids), {}
 
     # -- volumes -----------------------------------------------------------------------
 
@@ -166,7 +209,8 @@ class AwsSweep:
     # -- proof ------------------------------------------------------------------------------
 
     def leftovers(self) -> list[Leftover]:
-        """Everything still tagged with the cluster (kept volumes aside), and its IAM pieces."""
+        """Everything still tagged with the cluster (kept volumes aside), its IAM pieces, and
+        its registry prefix unless its images are kept."""
         found = cluster_filter(self.cluster)
         left = [Leftover("instance", i.id, i.state) for i in self.ec2.find_instances(found)]
         left += [
@@ -183,4 +227,8 @@ class AwsSweep:
         for what in self.iam.find_cluster_identities(self.cluster):
             kind, ident = what.split(" ", 1)
             left.append(Leftover(kind, ident))
+        if self.store is not None and not self.keep_images:
+            contents = self.store.contents()
+            if not contents.empty:
+                left.append(Leftover("registry-prefix", self.store.url, contents.describe()))
         return left

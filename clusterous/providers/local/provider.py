@@ -376,7 +376,10 @@ class LocalProvider:
 
     # -- teardown -----------------------------------------------------------------
 
-    def sweep(self, state: ClusterState | None, keep_volume: bool, say: Say) -> SweepResult:
+    def sweep(
+        self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
+    ) -> SweepResult:
+        # the registry stores its images in the controller container: they go with it
         sweep = LocalSweep(self.client, self.cluster, self._name, self.kept_volumes, say)
         return sweep.run(state, keep_volume)
 

@@ -22,6 +22,7 @@ from clusterous.providers.base import (
     Adopter,
     BootstrapSettings,
     Catalog,
+    CostLine,
     InstanceType,
     KeptVolumes,
     NetworkInfo,
@@ -125,6 +126,9 @@ class FakeCatalog:
 
     def image_of(self, instance_type: str) -> str:
         return "fake-image"
+
+    def running_costs(self, nodes: int, new_volume_gib: int | None) -> list[CostLine]:
+        return []
 
 
 class FakeProvider:

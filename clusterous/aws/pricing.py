@@ -1,11 +1,12 @@
-"""Hourly on-demand prices of EC2 instance types, from the AWS Price List API, cached.
+"""On-demand prices from the AWS Price List API, cached: EC2 instance types, EBS volumes.
 
 ``create --dry-run`` shows what a cluster costs per hour. The price comes from
 ``pricing:GetProducts`` (Linux, shared tenancy, no pre-installed software) and
 is cached under ``$CLUSTEROUS_HOME/cache/`` for a week, since prices change
 rarely and the API is slow. When a price cannot be had (no permission, no
 network, an ambiguous answer) the answer is None, shown as "price unknown":
-never a made-up number.
+never a made-up number. Instance types are priced by the hour, EBS volume
+types by the GB-month (``storage_filters``).
 """
 
 from __future__ import annotations
@@ -36,15 +37,26 @@ def product_filters(instance_type: str, region: str) -> list[dict[str, str]]:
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
 
 
+def storage_filters(volume_type: str, region: str) -> list[dict[str, str]]:
+    """The EBS volume type's storage price (gp3: GB-month), not its IOPS or throughput."""
+    wanted = {"productFamily": "Storage", "volumeApiName": volume_type, "regionCode": region}
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
+
+
 def hourly_usd(price_list: Sequence[Any]) -> float | None:
     """The one on-demand hourly USD price in a GetProducts answer, or None."""
+    return unit_usd(price_list, "Hrs")
+
+
+def unit_usd(price_list: Sequence[Any], unit: str) -> float | None:
+    """The one on-demand USD price per ``unit`` (Hrs, GB-Mo) in a GetProducts answer, or None."""
     prices: set[float] = set()
     for item in price_list:
         product = json.loads(item) if isinstance(item, str) else item
         for term in product.get("terms", {}).get("OnDemand", {}).values():
             for dimension in term.get("priceDimensions", {}).values():
                 usd = dimension.get("pricePerUnit", {}).get("USD")
-                if dimension.get("unit") == "Hrs" and usd is not None:
+                if dimension.get("unit") == unit and usd is not None:
                     prices.add(float(usd))
     positive = {p for p in prices if p > 0}
     return positive.pop() if len(positive) == 1 else None
@@ -66,28 +78,34 @@ class PriceBook:
         self.clock = clock
 
     def hourly(self, instance_type: str) -> float | None:
-        key = f"{self.region}/{instance_type}"
+        """The instance type's on-demand price per hour."""
+        filters = product_filters(instance_type, self.region)
+        return self._price(f"{self.region}/{instance_type}", filters, "Hrs")
+
+    def gb_month(self, volume_type: str) -> float | None:
+        """The EBS volume type's price per GB-month."""
+        filters = storage_filters(volume_type, self.region)
+        return self._price(f"{self.region}/ebs:{volume_type}", filters, "GB-Mo")
+
+    def _price(self, key: str, filters: list[dict[str, str]], unit: str) -> float | None:
         cached = self._cache().get(key)
         if cached and self.clock() - float(cached["at"]) < CACHE_SECONDS:
             return float(cached["usd"])
-        price = self._ask(instance_type)
+        price = self._ask(filters, unit)
         if price is not None:
             self._remember(key, price)
         return price
 
-    def _ask(self, instance_type: str) -> float | None:
+    def _ask(self, filters: list[dict[str, str]], unit: str) -> float | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             answer = self.client().get_products(
-                ServiceCode="AmazonEC2",
-                Filters=product_filters(instance_type, self.region),
-                FormatVersion="aws_v1",
-                MaxResults=10,
+                ServiceCode="AmazonEC2", Filters=filters, FormatVersion="aws_v1", MaxResults=10
             )
         except (ClientError, BotoCoreError):
             return None
-        return hourly_usd(answer.get("PriceList", []))
+        return unit_usd(answer.get("PriceList", []), unit)
 
     def _cache(self) -> dict[str, dict[str, Any]]:
         try:

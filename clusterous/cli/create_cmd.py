@@ -8,7 +8,13 @@ import click
 
 from clusterous.cli.compat import accepts_1_0
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import ConsoleReporter, lease_words, plan_table, run_summary
+from clusterous.cli.render import (
+    ConsoleReporter,
+    lease_cost_words,
+    lease_words,
+    plan_table,
+    run_summary,
+)
 
 
 @click.command()
@@ -73,6 +79,8 @@ def create(
     if dry_run:
         app.out.print(plan_table(planned, dry_run=True))
         app.out.print(f"  {lease_words(planned.plan.max_hours, planned.plan.idle_minutes)}")
+        if (bound := lease_cost_words(planned)) is not None:
+            app.out.print(f"  {bound}")
         for line in planned.resources:
             app.out.print(f"  {line}")
         if planned.plan.environment_file is not None:
@@ -81,6 +89,8 @@ def create(
         return
     app.err.print(plan_table(planned, dry_run=False))
     app.err.print(f"  {lease_words(planned.plan.max_hours, planned.plan.idle_minutes)}")
+    if (bound := lease_cost_words(planned)) is not None:
+        app.err.print(f"  {bound}")
     if planned.asks_first and not yes:
         click.confirm("Create this cluster?", abort=True)
     reporter = ConsoleReporter(app.err, app.verbose)

@@ -81,22 +81,34 @@ def size(nbytes: int) -> str:
 
 
 def plan_table(planned: PlannedCreate, dry_run: bool) -> Table:
-    """The plan, a line per group: sizes before a create; images and the total on --dry-run."""
+    """The plan: a line per group, then every other line that bills, then the total per hour.
+
+    Sizes before a create, images on --dry-run. A spot group is shown as spot,
+    at most its on-demand price; a price that cannot be had is "price unknown",
+    and so is the total it is part of.
+    """
     title = f"Plan for cluster '{planned.plan.name}' ({planned.plan.provider})"
-    if not dry_run:
-        rows = [
-            (g.group, g.instance_type, g.count, _node_size(g), _price(g)) for g in planned.groups
-        ]
-        return table(title, ["group", "type", "count", "size", "price"], rows)
-    priced = [
-        (g.group, g.instance_type, g.count, g.image, _price(g, spot_note=True))
+    rows: list[tuple[object, ...]] = [
+        (g.group, g.instance_type, g.count, g.image if dry_run else _node_size(g), _price(g))
         for g in planned.groups
     ]
-    lines = [None if g.hourly_price is None else g.hourly_price * g.count for g in planned.groups]
-    total = None if None in lines else sum(x for x in lines if x is not None)
+    rows += [(c.what, c.amount, "", "", _hourly(c.hourly)) for c in planned.costs]
     nodes = sum(g.count for g in planned.groups)
-    priced.append(("total", "", nodes, "", _hourly(total)))
-    return table(title, ["group", "type", "count", "image", "price"], priced)
+    rows.append(("total", "", nodes, "", _hourly(planned.hourly_total)))
+    columns = ["group", "type", "count", "image" if dry_run else "size", "price"]
+    return table(title, columns, rows)
+
+
+def lease_cost_words(planned: PlannedCreate) -> str | None:
+    """``at most $3.12 for the 8 h lease``: what one lease can cost, the price known."""
+    hours, total = planned.plan.max_hours, planned.hourly_total
+    if total == 0:
+        return None
+    if hours <= 0:
+        return "cost: no lease, so no bound: it bills until 'clusterous destroy'"
+    if total is None:
+        return f"cost for the {hours:g} h lease: price unknown"
+    return f"cost: at most ${total * hours:.2f} for the {hours:g} h lease"
 
 
 def _node_size(group: PlannedGroup) -> str:
@@ -105,11 +117,11 @@ def _node_size(group: PlannedGroup) -> str:
     return f"{group.cpus:g} CPU, {group.memory_mib / 1024:g} GiB"
 
 
-def _price(group: PlannedGroup, spot_note: bool = False) -> str:
+def _price(group: PlannedGroup) -> str:
     line = None if group.hourly_price is None else group.hourly_price * group.count
     text = _hourly(line)
-    if spot_note and group.spot and line:
-        text += " (on-demand price; spot costs less)"
+    if group.spot:
+        text = f"spot ≤ {text}" if line else f"spot, {text}"  # on demand: spot's ceiling
     return text
 
 

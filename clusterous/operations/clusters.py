@@ -9,7 +9,7 @@ below this layer knows of the others' existence (environments, tunnels).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,7 @@ from clusterous.manager.status import ClusterStatus, cluster_status
 from clusterous.operations.environments import RunResult, replan_locked, run_locked
 from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
 from clusterous.operations.lease import renew as renew_lease
-from clusterous.providers.base import Provider
+from clusterous.providers.base import CostLine, Provider
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState, LoggingSettings, NodeRecord
 
@@ -70,6 +70,14 @@ class PlannedCreate:
     provider: Provider
     groups: list[PlannedGroup]
     resources: list[str]  # what besides the nodes a create would make, one line each
+    costs: list[CostLine] = field(default_factory=list)  # what bills besides the instances
+
+    @property
+    def hourly_total(self) -> float | None:
+        """Instances and every other line, per hour; None when any price is unknown."""
+        lines = [None if g.hourly_price is None else g.hourly_price * g.count for g in self.groups]
+        lines += [c.hourly for c in self.costs]
+        return None if None in lines else sum(x for x in lines if x is not None)
 
     @property
     def asks_first(self) -> bool:
@@ -82,7 +90,10 @@ def plan_create(home: Home, profile_override: str | None, request: CreateRequest
     plan, provider = _plan(home, profile_override, request)
     refuse_existing(plan.name, Ledger(home, plan.name), provider)
     resources = provider.describe_resources(plan.shared_volume_size, plan.shared_volume_id)
-    return PlannedCreate(plan, provider, planned_groups(plan, provider), resources)
+    groups = planned_groups(plan, provider)
+    new_volume = 0 if plan.shared_volume_id else plan.shared_volume_size
+    costs = provider.catalog.running_costs(sum(g.count for g in groups), new_volume)
+    return PlannedCreate(plan, provider, groups, resources, costs)
 
 
 def planned_groups(plan: ClusterPlan, provider: Provider) -> list[PlannedGroup]:

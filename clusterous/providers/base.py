@@ -98,6 +98,16 @@ class SweepResult:
 
 
 @dataclass(frozen=True)
+class CostLine:
+    """Something besides the instances that bills while a cluster runs (a create's plan)."""
+
+    what: str  # "shared volume"
+    amount: str  # "100 GiB gp3", "4 addresses"
+    hourly: float | None  # the whole line, USD per hour; None: unknown, never guessed
+    source: str = ""  # where the price came from
+
+
+@dataclass(frozen=True)
 class BootstrapSettings:
     """What a provider adds to every node's bootstrap: the provider's BootstrapParams fields."""
 
@@ -173,6 +183,13 @@ class Catalog(Protocol):
 
     def image_of(self, instance_type: str) -> str:
         """The image nodes of this type start from (shown by --dry-run)."""
+
+    def running_costs(self, nodes: int, new_volume_gib: int | None) -> list[CostLine]:
+        """What bills per hour besides the instances: disks, addresses (none when free).
+
+        ``new_volume_gib``: the size of the shared volume a create makes (None:
+        the provider's default; 0: none made, the user brings one).
+        """
 
 
 class KeptVolumes(Protocol):

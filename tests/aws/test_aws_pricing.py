@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from clusterous.aws.pricing import PriceBook, hourly_usd, product_filters
+from clusterous.aws.pricing import PriceBook, hourly_usd, product_filters, storage_filters, unit_usd
 
 pytestmark = pytest.mark.aws
 
@@ -90,3 +90,33 @@ def test_the_filters_ask_for_linux_shared_tenancy_in_the_region() -> None:
     assert fields["instanceType"] == "m6g.large" and fields["regionCode"] == "ap-south-1"
     assert fields["operatingSystem"] == "Linux" and fields["tenancy"] == "Shared"
     assert fields["preInstalledSw"] == "NA" and fields["capacitystatus"] == "Used"
+
+
+def test_the_gp3_price_is_its_storage_gb_month_in_the_region_and_is_cached_apart(
+    pricing: Any, tmp_path: Path
+) -> None:
+    client, stub = pricing
+    expect(stub, "t3.medium", [product("0.0456")])
+    stub.add_response(
+        "get_products",
+        {"PriceList": [product("0.0880000000", unit="GB-Mo")], "FormatVersion": "aws_v1"},
+        {
+            "ServiceCode": "AmazonEC2",
+            "Filters": storage_filters("gp3", "eu-west-1"),
+            "FormatVersion": "aws_v1",
+            "MaxResults": 10,
+        },
+    )
+    book = PriceBook(lambda: client, "eu-west-1", tmp_path)
+    assert book.hourly("t3.medium") == pytest.approx(0.0456)
+    assert book.gb_month("gp3") == pytest.approx(0.088)
+    again = PriceBook(lambda: client, "eu-west-1", tmp_path)  # no call left in the stub
+    assert again.gb_month("gp3") == pytest.approx(0.088)
+    assert again.hourly("t3.medium") == pytest.approx(0.0456)
+    fields = {f["Field"]: f["Value"] for f in storage_filters("gp3", "eu-west-1")}
+    assert fields == {"productFamily": "Storage", "volumeApiName": "gp3", "regionCode": "eu-west-1"}
+
+
+def test_an_hourly_price_is_no_gb_month_price() -> None:
+    assert unit_usd([product("0.088", unit="GB-Mo")], "Hrs") is None
+    assert unit_usd([product("0.0456")], "GB-Mo") is None

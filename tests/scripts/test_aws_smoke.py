@@ -193,17 +193,21 @@ def test_the_tunnel_port_comes_from_busybox_web_and_from_what_run_prints() -> No
         smoke.tunnel_port("Environment busybox-web is running: master, worker.\n")
 
 
-def test_the_hourly_total_is_read_from_the_dry_run_table() -> None:
+def test_the_instances_hourly_price_is_read_from_the_dry_run_table() -> None:
     table = textwrap.dedent("""\
-        group      ┃ type     ┃ count ┃ image        ┃ price
-        controller │ t3.small │ 1     │ ami-0abc     │ $0.0208/h
-        worker     │ t3.small │ 1     │ ami-0abc     │ $0.0208/h
-        total      │          │ 3     │              │ $0.0624/h
+        group                 ┃ type     ┃ count ┃ image    ┃ price
+        controller            │ t3.small │ 1     │ ami-0abc │ $0.0208/h
+        master                │ t3.small │ 1     │ ami-0abc │ $0.0208/h
+        worker                │ t3.small │ 1     │ ami-0abc │ $0.0208/h
+        EBS gp3 shared volume │ 20 GiB   │       │          │ $0.0022/h
+        public IPv4 addresses │ 3        │       │          │ $0.0150/h
+        total                 │          │ 3     │          │ $0.0796/h
           shared volume: a new gp3 EBS volume of 20 GiB, $0.005 per address-hour
+          controller role: IAM role limited to the registry bucket b
         """)
     assert smoke.hourly_total(table) == pytest.approx(0.0624)
-    assert smoke.hourly_total(table.replace("$0.0624/h", "price unknown")) is None
-    assert smoke.hourly_total(table.replace("$0.0624/h", "free")) == 0.0
+    assert smoke.hourly_total(table.replace("$0.0208/h", "price unknown", 1)) is None
+    assert smoke.hourly_total(table.replace("$0.0208/h", "free")) == 0.0
 
 
 def test_three_t3_small_for_twenty_minutes_cost_about_three_cents() -> None:
@@ -346,7 +350,7 @@ def test_shows_the_plan_and_its_cost_then_refuses_without_a_terminal(
     assert smoke.main([]) == 2
     out, err = capsys.readouterr()
     assert "Plan for cluster 'smoke-" in out and "t3.small" in out
-    assert "$0.0624/h" in out
+    assert "$0.0208/h" in out
     assert f"region {REGION}" in out
     assert "Estimated cost: about $0.03 " in out
     assert "no terminal to ask on" in err and "--yes" in err

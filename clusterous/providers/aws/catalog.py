@@ -7,13 +7,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from clusterous.aws.clients import Clients
-from clusterous.aws.ec2 import DEBIAN_AMI_PARAMETER, Ec2, TypeInfo
+from clusterous.aws.ec2 import DEBIAN_AMI_PARAMETER, Ec2, LaunchSpec, TypeInfo
 from clusterous.aws.pricing import PRICING_REGION, PriceBook
 from clusterous.errors import InputError
-from clusterous.providers.base import InstanceType, Role
+from clusterous.providers.base import CostLine, InstanceType, Role
 
 DEFAULT_TYPES: dict[Role, str] = {"controller": "t3.medium", "node": "t3.medium"}
 PRICING_ATTEMPTS = 2  # a price is a courtesy: never keep the user waiting for it
+DEFAULT_VOLUME_GIB = 20  # the shared volume when the profile gives no size
+ROOT_GIB = LaunchSpec.root_gib  # each node's root disk, gp3
+PUBLIC_IPV4_HOURLY_USD = 0.005  # AWS's price of any public IPv4 address, since February 2024
+HOURS_PER_MONTH = 730  # how AWS turns a GB-month price into an hourly one
 
 
 class AwsCatalog:
@@ -42,16 +46,41 @@ class AwsCatalog:
     def region(self) -> str:
         return self._clients().region
 
-    def instance_types(self) -> dict[str, InstanceType]:
-        book = PriceBook(
+    def _book(self) -> PriceBook:
+        return PriceBook(
             lambda: self._clients().get("pricing", PRICING_REGION, attempts=PRICING_ATTEMPTS),
             self.region,
             self.cache_dir,
         )
+
+    def instance_types(self) -> dict[str, InstanceType]:
+        book = self._book()
         return {
             name: InstanceType(name, info.vcpus, info.memory_mib, book.hourly(name))
             for name, info in self.types.items()
         }
+
+    def running_costs(self, nodes: int, new_volume_gib: int | None) -> list[CostLine]:
+        """gp3 disks (priced by the GB-month, shown by the hour) and public IPv4 addresses."""
+        per_gib = self._book().gb_month("gp3")
+        source = "AWS Price List, gp3 GB-month / 730 h"
+
+        def disks(gib: int) -> float | None:
+            return None if per_gib is None else gib * per_gib / HOURS_PER_MONTH
+
+        volume = DEFAULT_VOLUME_GIB if new_volume_gib is None else new_volume_gib
+        shared = CostLine("shared volume", f"{volume} GiB gp3", disks(volume), source)
+        roots = nodes * ROOT_GIB
+        return [
+            *([shared] if volume else []),
+            CostLine("root disks", f"{nodes} x {ROOT_GIB} GiB", disks(roots), source),
+            CostLine(
+                "public IPv4",
+                f"{nodes} address" + ("es" if nodes != 1 else ""),
+                nodes * PUBLIC_IPV4_HOURLY_USD,
+                "AWS's flat price per address-hour",
+            ),
+        ]
 
     def default_instance_type(self, role: Role) -> str:
         if role == "node" and self.node_type:

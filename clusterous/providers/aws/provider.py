@@ -32,7 +32,11 @@ from clusterous.aws.tags import (
 from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.providers.aws.adopt import AwsAdopter
-from clusterous.providers.aws.catalog import AwsCatalog
+from clusterous.providers.aws.catalog import (
+    DEFAULT_VOLUME_GIB,
+    PUBLIC_IPV4_HOURLY_USD,
+    AwsCatalog,
+)
 from clusterous.providers.aws.launch import LAUNCH_TIMEOUT, Launcher, node_name_of
 from clusterous.providers.aws.network import (
     VPC_CIDR,
@@ -58,8 +62,6 @@ if TYPE_CHECKING:
     from clusterous.config import Profile
 
 SWARM_ADDR_POOL = "10.200.0.0/16"  # outside the VPC: overlay networks never shadow nodes
-DEFAULT_VOLUME_GIB = 20
-PUBLIC_IPV4_HOURLY_USD = 0.005  # AWS's price of any public IPv4 address, since February 2024
 S3_ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from clusterous.errors import InputError
-from clusterous.providers.base import InstanceType, Role
+from clusterous.providers.base import CostLine, InstanceType, Role
 
 INSTANCE_TYPES = {
     "small": InstanceType("small", cpus=1, memory_mib=1024, hourly_price=0.0),
@@ -31,6 +31,9 @@ class LocalCatalog:
 
     def image_of(self, instance_type: str) -> str:
         return self.base_image
+
+    def running_costs(self, nodes: int, new_volume_gib: int | None) -> list[CostLine]:
+        return []  # containers and a directory on this machine: nothing bills
 
     def check_instance_types(self, names: Sequence[str]) -> None:
         for name in names:

@@ -209,3 +209,23 @@ def test_nodes_are_found_again_by_tag_with_their_names(
     )
     controller = next(v for v in views if v.name == "controller")
     assert controller.ssh_port == 22 and controller.ssh_host
+
+
+def test_another_create_of_the_same_name_is_told_apart_even_after_its_instances_ended(
+    created: ClusterState, account: Account, clusterous_home: Path
+) -> None:
+    from clusterous.operations.teardown import NotYours, check_ownership
+
+    ids = [i["InstanceId"] for i in cluster_instances()]
+    boto("ec2").terminate_instances(InstanceIds=ids)  # as a lease would end them
+    ledger = Ledger(Home(clusterous_home), CLUSTER)
+    provider = make_provider(clusterous_home, account.profile)
+    check_ownership(CLUSTER, ledger, provider, force=False, warn=print)  # ours: no complaint
+    with ledger.change() as state:  # this machine's ledger, another create's cluster
+        state.cluster_id = "0123456789abcdef"
+
+    with pytest.raises(NotYours) as refused:
+        check_ownership(CLUSTER, ledger, provider, force=False, warn=print)
+    vpc = next(r.id for r in created.resources if r.kind == "vpc")
+    assert f"vpc {vpc}" in str(refused.value)
+    assert tagged_resources() != []  # nothing was touched

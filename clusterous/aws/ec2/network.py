@@ -159,6 +159,11 @@ class NetworkCalls(Ec2Api):
             r.get("DestinationCidrBlock") == "0.0.0.0/0" and r.get("NatGatewayId") for r in routes
         )
 
+    def vpc_tags(self, filters: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+        """Each VPC the filters match, with its tags."""
+        vpcs = self.clients.pages("ec2:DescribeVpcs", "describe_vpcs", "Vpcs", Filters=filters)
+        return {str(v["VpcId"]): tags_of(v) for v in vpcs}
+
     def find_network(self, filters: list[dict[str, Any]]) -> NetworkPieces:
         vpcs = self.clients.pages("ec2:DescribeVpcs", "describe_vpcs", "Vpcs", Filters=filters)
         subnets = self.clients.pages(

@@ -228,11 +228,17 @@ class AwsProvider:
         ]
 
     def owner_ids(self) -> dict[str, list[str]]:
-        """Each ownership id on the cluster's instances ("" when none), with the instances."""
+        """Each ownership id ("" when none) on the cluster's instances and VPCs, with them.
+
+        The VPC counts too, so a cluster whose instances are all gone (its lease ended them)
+        is still told apart from another create of the same name.
+        """
         found: dict[str, list[str]] = {}
         for instance in self.ec2.find_instances(cluster_filter(self.cluster)):
             owner = instance.tags.get(CLUSTER_ID_TAG, "")
             found.setdefault(owner, []).append(f"instance {instance.id}")
+        for vpc, vpc_tags in self.ec2.vpc_tags(cluster_filter(self.cluster)).items():
+            found.setdefault(vpc_tags.get(CLUSTER_ID_TAG, ""), []).append(f"vpc {vpc}")
         return found
 
     def find_existing(self) -> list[str]:

@@ -1125,12 +1125,16 @@ UNIT
 
 # journald's default rate limit (10,000 lines in 30 s per unit, dockerd's for
 # all containers) would drop the lines of a component that prints fast.
+# Nothing reads syslog.socket here (rsyslog takes only port 5514, on the
+# controller): forwarding to it would trigger rsyslog.service, whose condition
+# fails on workers, until systemd fails the socket after a node restart.
 journald_conf() {
     cat <<'CONF'
 # clusterous: keep every line service containers print; the controller bounds the store.
 [Journal]
 Storage=persistent
 RateLimitIntervalSec=0
+ForwardToSyslog=no
 CONF
 }
 

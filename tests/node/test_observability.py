@@ -114,6 +114,7 @@ def test_the_log_store_bound_defaults_to_1_gib_and_follows_the_profile() -> None
 
 def test_journald_keeps_every_line_a_fast_component_prints() -> None:
     assert "RateLimitIntervalSec=0" in output(params(), "journald_conf")
+    assert "ForwardToSyslog=no" in output(params(), "journald_conf")  # else syslog.socket fails
 
 
 @pytest.mark.parametrize(

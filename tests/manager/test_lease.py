@@ -113,16 +113,22 @@ def ledger(tmp_path: Path) -> Ledger:
     return ledger
 
 
-@pytest.mark.skipif(BASH is None, reason="bash runs the node's script")
-def test_a_command_renews_the_lease_once_and_warns_when_it_was_nearly_over(
-    tmp_path: Path, ledger: Ledger
-) -> None:
+def published_controller(tmp_path: Path) -> tuple[LeaseNode, NodeClock]:
+    """A controller whose node script started and published a 2 h lease."""
     script = tmp_path / "clusterous-lease"
     script.write_text(lease_script_text())
     node = LeaseNode.make(tmp_path / "controller", tmp_path / "data" / "lease", script)
     clock = NodeClock()
     node.run(clock.now, "init", "controller", str(2 * HOUR), "0")
     node.run(clock.now, "publish")
+    return node, clock
+
+
+@pytest.mark.skipif(BASH is None, reason="bash runs the node's script")
+def test_a_command_renews_the_lease_once_and_warns_when_it_was_nearly_over(
+    tmp_path: Path, ledger: Ledger
+) -> None:
+    node, clock = published_controller(tmp_path)
     warnings: list[str] = []
     laptop = NODE_BOOT + LAPTOP_SKEW
     keeper = LeaseKeeper(ledger, warnings.append, clock=lambda: laptop + 6600)
@@ -144,12 +150,7 @@ def test_a_command_renews_the_lease_once_and_warns_when_it_was_nearly_over(
 def test_a_command_on_an_ended_lease_says_the_nodes_are_ending(
     tmp_path: Path, ledger: Ledger
 ) -> None:
-    script = tmp_path / "clusterous-lease"
-    script.write_text(lease_script_text())
-    node = LeaseNode.make(tmp_path / "controller", tmp_path / "data" / "lease", script)
-    clock = NodeClock()
-    node.run(clock.now, "init", "controller", str(2 * HOUR), "0")
-    node.run(clock.now, "publish")
+    node, clock = published_controller(tmp_path)
     warnings: list[str] = []
     clock.now += 2 * HOUR
     LeaseKeeper(ledger, warnings.append).on_connect(controller_session(node, clock), ledger.load())

@@ -25,6 +25,7 @@ from clusterous.providers.base import (
     CostLine,
     InstanceType,
     KeptVolumes,
+    Meter,
     NetworkInfo,
     NodeRequest,
     NodeSlot,
@@ -148,6 +149,7 @@ class FakeProvider:
         self.catalog: Catalog = FakeCatalog()
         self.kept_volumes: KeptVolumes | None = None
         self.adopter: Adopter | None = None
+        self.meter: Meter | None = None
 
     def owner_ids(self) -> dict[str, list[str]]:
         return {self.cluster_id: list(self.made)} if self.made else {}

@@ -1,4 +1,4 @@
-"""On-demand prices from the AWS Price List API, cached: EC2 instance types, EBS volumes.
+"""On-demand prices from the AWS Price List API, cached: EC2 instance types, EBS, S3.
 
 ``create --dry-run`` shows what a cluster costs per hour. The price comes from
 ``pricing:GetProducts`` (Linux, shared tenancy, no pre-installed software) and
@@ -6,7 +6,9 @@ is cached under ``$CLUSTEROUS_HOME/cache/`` for a week, since prices change
 rarely and the API is slow. When a price cannot be had (no permission, no
 network, an ambiguous answer) the answer is None, shown as "price unknown":
 never a made-up number. Instance types are priced by the hour, EBS volume
-types by the GB-month (``storage_filters``).
+types by the GB-month (``storage_filters``), S3 Standard by the GB-month of
+its first tier (``s3_filters``: the first 50 TB a month). ``quote`` says
+whether a price came from the API now or from the cache, and since when.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +46,43 @@ def storage_filters(volume_type: str, region: str) -> list[dict[str, str]]:
     return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
 
 
+def s3_filters(region: str) -> list[dict[str, str]]:
+    """S3 Standard's storage price (GB-month), not its requests or transfer."""
+    wanted = {
+        "productFamily": "Storage",
+        "storageClass": "General Purpose",
+        "volumeType": "Standard",
+        "regionCode": region,
+    }
+    return [{"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in wanted.items()]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A price and where it came from: the API now (``cached_at`` None) or the cache."""
+
+    usd: float | None  # None: unknown, never guessed
+    cached_at: float | None = None  # epoch seconds the cached answer was had
+
+
 def hourly_usd(price_list: Sequence[Any]) -> float | None:
     """The one on-demand hourly USD price in a GetProducts answer, or None."""
     return unit_usd(price_list, "Hrs")
 
 
-def unit_usd(price_list: Sequence[Any], unit: str) -> float | None:
-    """The one on-demand USD price per ``unit`` (Hrs, GB-Mo) in a GetProducts answer, or None."""
+def unit_usd(price_list: Sequence[Any], unit: str, first_tier: bool = False) -> float | None:
+    """The one on-demand USD price per ``unit`` (Hrs, GB-Mo) in a GetProducts answer, or None.
+
+    ``first_tier``: of a tiered price (S3 storage), the tier beginning at 0.
+    """
     prices: set[float] = set()
     for item in price_list:
         product = json.loads(item) if isinstance(item, str) else item
         for term in product.get("terms", {}).get("OnDemand", {}).values():
             for dimension in term.get("priceDimensions", {}).values():
                 usd = dimension.get("pricePerUnit", {}).get("USD")
+                if first_tier and str(dimension.get("beginRange", "0")) != "0":
+                    continue
                 if dimension.get("unit") == unit and usd is not None:
                     prices.add(float(usd))
     positive = {p for p in prices if p > 0}
@@ -79,33 +106,53 @@ class PriceBook:
 
     def hourly(self, instance_type: str) -> float | None:
         """The instance type's on-demand price per hour."""
-        filters = product_filters(instance_type, self.region)
-        return self._price(f"{self.region}/{instance_type}", filters, "Hrs")
+        return self.hourly_quote(instance_type).usd
 
     def gb_month(self, volume_type: str) -> float | None:
         """The EBS volume type's price per GB-month."""
+        return self.gb_month_quote(volume_type).usd
+
+    def hourly_quote(self, instance_type: str) -> Quote:
+        filters = product_filters(instance_type, self.region)
+        return self._price(f"{self.region}/{instance_type}", filters, "Hrs")
+
+    def gb_month_quote(self, volume_type: str) -> Quote:
         filters = storage_filters(volume_type, self.region)
         return self._price(f"{self.region}/ebs:{volume_type}", filters, "GB-Mo")
 
-    def _price(self, key: str, filters: list[dict[str, str]], unit: str) -> float | None:
+    def s3_standard_quote(self) -> Quote:
+        """S3 Standard storage per GB-month, its first tier."""
+        key, filters = f"{self.region}/s3:standard", s3_filters(self.region)
+        return self._price(key, filters, "GB-Mo", "AmazonS3", first_tier=True)
+
+    def _price(
+        self,
+        key: str,
+        filters: list[dict[str, str]],
+        unit: str,
+        service: str = "AmazonEC2",
+        first_tier: bool = False,
+    ) -> Quote:
         cached = self._cache().get(key)
         if cached and self.clock() - float(cached["at"]) < CACHE_SECONDS:
-            return float(cached["usd"])
-        price = self._ask(filters, unit)
+            return Quote(float(cached["usd"]), float(cached["at"]))
+        price = self._ask(service, filters, unit, first_tier)
         if price is not None:
             self._remember(key, price)
-        return price
+        return Quote(price)
 
-    def _ask(self, filters: list[dict[str, str]], unit: str) -> float | None:
+    def _ask(
+        self, service: str, filters: list[dict[str, str]], unit: str, first_tier: bool
+    ) -> float | None:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             answer = self.client().get_products(
-                ServiceCode="AmazonEC2", Filters=filters, FormatVersion="aws_v1", MaxResults=10
+                ServiceCode=service, Filters=filters, FormatVersion="aws_v1", MaxResults=10
             )
         except (ClientError, BotoCoreError):
             return None
-        return unit_usd(answer.get("PriceList", []), unit)
+        return unit_usd(answer.get("PriceList", []), unit, first_tier)
 
     def _cache(self) -> dict[str, dict[str, Any]]:
         try:

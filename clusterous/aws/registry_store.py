@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clusterous.aws.clients import Clients
+from clusterous.aws.ec2.common import epoch_of
 from clusterous.errors import ClusterousError
 
 NO_BUCKET = ("NoSuchBucket",)
@@ -101,8 +102,15 @@ class RegistryStore:
             )
         return self.contents()
 
+    def stored(self) -> list[tuple[int, float]]:
+        """Each object's size in bytes and when it was written (epoch seconds): what bills."""
+        return [(int(o.get("Size", 0)), epoch_of(o.get("LastModified"))) for o in self._listing()]
+
     def _objects(self) -> dict[str, int]:
-        found: dict[str, int] = {}
+        return {o["Key"]: int(o.get("Size", 0)) for o in self._listing()}
+
+    def _listing(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
         token: dict[str, Any] = {}
         while True:
             page = self.clients.call(
@@ -114,7 +122,7 @@ class RegistryStore:
                 MaxKeys=PAGE,
                 **token,
             )
-            found.update({o["Key"]: int(o.get("Size", 0)) for o in page.get("Contents", [])})
+            found += page.get("Contents", [])
             if not page.get("IsTruncated"):
                 return found
             token = {"ContinuationToken": page["NextContinuationToken"]}

@@ -7,6 +7,7 @@ import json
 import click
 
 from clusterous.cli.context import App, pass_app
+from clusterous.cli.cost_render import cost_table
 from clusterous.cli.render import duration, lease_status_words, size, table
 
 
@@ -41,6 +42,8 @@ def status(app: App, name: str | None, as_json: bool) -> None:
     if seen.services:
         services = [(s.name, s.mode, f"{s.running}/{s.desired}") for s in seen.services]
         app.out.print(table("Services", ["service", "mode", "running"], services))
+    if seen.cost is not None:
+        app.out.print(cost_table(seen.cost))
     if seen.lease is not None:
         app.out.print(lease_status_words(seen.lease))
         if seen.lease.nearly_over:

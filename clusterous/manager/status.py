@@ -16,8 +16,10 @@ from typing import Any
 from clusterous.engine.swarm import Swarm, SwarmNode, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
+from clusterous.manager.cost import cluster_cost, publish_cost
 from clusterous.manager.lease import run_lease
 from clusterous.providers.base import NodeView, Provider
+from clusterous.providers.cost import CostReport
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
 
@@ -101,6 +103,7 @@ class ClusterStatus:
     services: list[ServiceStatus] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     lease: LeaseStatus | None = None
+    cost: CostReport | None = None  # None: the provider cannot say, or it could not be read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -119,6 +122,8 @@ def cluster_status(
         max(0.0, now - state.created_at),
     )
     views = {v.name: v for v in provider.describe_nodes()}
+    result.cost, unknown = cluster_cost(state, provider, now)
+    result.problems += [unknown] if unknown else []
     swarm_nodes: dict[str, SwarmNode] = {}
     swarm_known = False
     try:
@@ -128,6 +133,8 @@ def cluster_status(
             result.shared_volume = _volume_usage(controller)
             swarm_known = True
             result.lease = _lease_now(controller, state, now)
+            unwritten = publish_cost(controller, result.cost) if result.cost else None
+            result.problems += [unwritten] if unwritten else []
     except ClusterousError as problem:
         result.problems.append(f"controller unreachable: {problem.what}")
     for node in sorted(state.nodes, key=display_order):

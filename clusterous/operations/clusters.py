@@ -29,6 +29,7 @@ from clusterous.operations.environments import RunResult, replan_locked, run_loc
 from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
 from clusterous.operations.lease import renew as renew_lease
 from clusterous.providers.base import CostLine, Provider
+from clusterous.providers.cost import CostReport as CostReport  # status's, for the CLI
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState, LoggingSettings, NodeRecord
 
@@ -233,8 +234,9 @@ def create(
         return Created(state, run_locked(handle, plan.environment_file, reporter, options.timeout))
 
 
-def status(handle: ClusterHandle) -> ClusterStatus:
-    return cluster_status(handle.state(), handle.provider, handle.access)
+def status(handle: ClusterHandle, now: float | None = None) -> ClusterStatus:
+    """The cluster now; ``now`` (epoch seconds) is the moment its cost is counted to."""
+    return cluster_status(handle.state(), handle.provider, handle.access, now)
 
 
 def scale_context(handle: ClusterHandle, reporter: Reporter, timeout: float) -> ScaleContext:

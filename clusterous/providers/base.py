@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from clusterous.providers.cost import Rate
 from clusterous.records import ClusterState, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
@@ -209,6 +210,16 @@ class KeptVolumes(Protocol):
         """The shared volume a destroy would delete, when worth asking 'keep it?'."""
 
 
+class Meter(Protocol):
+    """What a cluster bills now, read from the provider (``status``'s cost)."""
+
+    def rates(self, state: ClusterState, now: float) -> list[Rate]:
+        """One rate per line (instances by type and market, disks, addresses, storage).
+
+        ``now`` (epoch seconds) is the moment prices are asked for (a spot price).
+        """
+
+
 class Adopter(Protocol):
     """Rebuilds the local view of a cluster made elsewhere, from the cluster itself (workon)."""
 
@@ -229,6 +240,10 @@ class Provider(Protocol):
 
     @property
     def adopter(self) -> Adopter | None: ...
+
+    @property
+    def meter(self) -> Meter | None:
+        """None: the provider cannot say what the cluster costs."""
 
     def owner_ids(self) -> dict[str, list[str]]:
         """Each ownership id found on the cluster's labelled/tagged things, with what has it."""

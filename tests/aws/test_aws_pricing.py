@@ -11,7 +11,15 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from clusterous.aws.pricing import PriceBook, hourly_usd, product_filters, storage_filters, unit_usd
+from clusterous.aws.ec2.catalog import SpotPrice, latest_spot_price
+from clusterous.aws.pricing import (
+    PriceBook,
+    hourly_usd,
+    product_filters,
+    s3_filters,
+    storage_filters,
+    unit_usd,
+)
 
 pytestmark = pytest.mark.aws
 
@@ -120,3 +128,51 @@ def test_the_gp3_price_is_its_storage_gb_month_in_the_region_and_is_cached_apart
 def test_an_hourly_price_is_no_gb_month_price() -> None:
     assert unit_usd([product("0.088", unit="GB-Mo")], "Hrs") is None
     assert unit_usd([product("0.0456")], "GB-Mo") is None
+
+
+def tier(usd: str, begin: str) -> str:
+    dimension = {"unit": "GB-Mo", "pricePerUnit": {"USD": usd}, "beginRange": begin}
+    term = {"priceDimensions": {f"D{begin}": dimension}}
+    return json.dumps({"terms": {"OnDemand": {"T": term}}})
+
+
+def test_s3_standard_is_priced_at_its_first_tier_and_a_quote_says_when_it_was_cached(
+    pricing: Any, tmp_path: Path
+) -> None:
+    client, stub = pricing
+    tiers = [tier("0.023", "0"), tier("0.022", "51200"), tier("0.021", "512000")]
+    stub.add_response(
+        "get_products",
+        {"PriceList": tiers, "FormatVersion": "aws_v1"},
+        {
+            "ServiceCode": "AmazonS3",
+            "Filters": s3_filters("eu-west-1"),
+            "FormatVersion": "aws_v1",
+            "MaxResults": 10,
+        },
+    )
+    now = [5000.0]
+    book = PriceBook(lambda: client, "eu-west-1", tmp_path, clock=lambda: now[0])
+    fresh = book.s3_standard_quote()
+    assert (fresh.usd, fresh.cached_at) == (pytest.approx(0.023), None)
+    now[0] += 60
+    cached = book.s3_standard_quote()  # no call left in the stub
+    assert (cached.usd, cached.cached_at) == (pytest.approx(0.023), 5000.0)
+    assert unit_usd(tiers, "GB-Mo") is None  # tiered, and not asked for the first tier
+
+
+def test_the_spot_price_is_the_latest_linux_entry_of_the_type_in_the_zone() -> None:
+    def entry(price: str, when: str, zone: str = "eu-west-1a", **other: str) -> dict[str, str]:
+        fields = {"InstanceType": "t3.small", "ProductDescription": "Linux/UNIX"}
+        return {**fields, "AvailabilityZone": zone, "SpotPrice": price, "Timestamp": when, **other}
+
+    history = [
+        entry("0.0070", "2026-12-03T11:00:00Z"),
+        entry("0.0065", "2026-12-03T12:03:00Z"),
+        entry("0.0010", "2026-12-03T12:30:00Z", zone="eu-west-1b"),
+        entry("0.0300", "2026-12-03T12:40:00Z", ProductDescription="Windows"),
+        entry("0.0200", "2026-12-03T12:50:00Z", InstanceType="t3.large"),
+    ]
+    found = latest_spot_price(history, "t3.small", "eu-west-1a")
+    assert found == SpotPrice(0.0065, 1796299380.0)
+    assert latest_spot_price(history, "t3.small", "eu-west-1c") is None

@@ -75,6 +75,7 @@ def _unreachable_cluster(machine: str, tmp_path: Path) -> ClusterStatus:
         nodes=[NodeRecord("controller", "controller", "t3.small", "i-1")],
     )
     provider = Mock(spec=Provider)
+    provider.meter = None
     provider.describe_nodes.return_value = [
         NodeView("controller", "controller", "t3.small", "i-1", machine)
     ]

@@ -5,7 +5,13 @@ Split by resource (see ``common``); ``Ec2`` is all of them on one clients object
 
 from __future__ import annotations
 
-from clusterous.aws.ec2.catalog import DEBIAN_AMI_PARAMETER, CatalogCalls, TypeInfo, regular_zones
+from clusterous.aws.ec2.catalog import (
+    DEBIAN_AMI_PARAMETER,
+    CatalogCalls,
+    SpotPrice,
+    TypeInfo,
+    regular_zones,
+)
 from clusterous.aws.ec2.instances import (
     CapacityError,
     Instance,
@@ -24,6 +30,7 @@ __all__ = [
     "LaunchSpec",
     "NetworkPieces",
     "QuotaError",
+    "SpotPrice",
     "TypeInfo",
     "Volume",
     "regular_zones",

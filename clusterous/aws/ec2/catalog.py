@@ -6,11 +6,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clusterous.aws.ec2.common import Ec2Api
+from clusterous.aws.ec2.common import Ec2Api, epoch_of
 from clusterous.errors import ClusterousError
 
 DEBIAN_AMI_PARAMETER = "/aws/service/debian/release/12/latest/{arch}"
 REGULAR_ZONE = "availability-zone"  # not a Local Zone or a Wavelength Zone
+SPOT_PRODUCTS = ("Linux/UNIX", "Linux/UNIX (Amazon VPC)")  # the second: EC2-Classic's old name
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,12 @@ class TypeInfo:
     memory_mib: int
     architecture: str  # x86_64 | arm64
     nitro: bool
+
+
+@dataclass(frozen=True)
+class SpotPrice:
+    usd_hourly: float
+    at: float  # epoch seconds: when this price took effect
 
 
 class CatalogCalls(Ec2Api):
@@ -69,6 +76,21 @@ class CatalogCalls(Ec2Api):
         )
         return regular_zones(answer.get("AvailabilityZones", []))
 
+    def spot_price(self, instance_type: str, zone: str, at: float) -> SpotPrice | None:
+        """The zone's spot price for Linux in effect at ``at`` (the latest entry), or None."""
+        from datetime import datetime, timezone
+
+        answer = self.clients.call(
+            "ec2:DescribeSpotPriceHistory",
+            "describe_spot_price_history",
+            InstanceTypes=[instance_type],
+            ProductDescriptions=[SPOT_PRODUCTS[0]],
+            AvailabilityZone=zone,
+            StartTime=datetime.fromtimestamp(at, tz=timezone.utc),
+            MaxResults=100,
+        )
+        return latest_spot_price(answer.get("SpotPriceHistory", []), instance_type, zone)
+
     def debian_ami(self, architecture: str, parameter: str = DEBIAN_AMI_PARAMETER) -> str:
         """The AMI an SSM parameter names; ``{arch}`` in it becomes amd64 or arm64."""
         arch = "arm64" if architecture == "arm64" else "amd64"
@@ -100,3 +122,18 @@ def type_info(raw: dict[str, Any]) -> TypeInfo:
         architecture="arm64" if "arm64" in architectures else "x86_64",
         nitro=raw.get("Hypervisor", "nitro") == "nitro",
     )
+
+
+def latest_spot_price(
+    history: Iterable[dict[str, Any]], instance_type: str, zone: str
+) -> SpotPrice | None:
+    """The newest entry for the type in the zone, for Linux; None when there is none."""
+    entries = [
+        SpotPrice(float(h["SpotPrice"]), epoch_of(h.get("Timestamp")))
+        for h in history
+        if h.get("InstanceType") == instance_type
+        and h.get("AvailabilityZone") == zone
+        and h.get("ProductDescription") in SPOT_PRODUCTS
+        and h.get("SpotPrice")
+    ]
+    return max(entries, key=lambda p: p.at) if entries else None

@@ -15,6 +15,8 @@ terminated a moment ago; both are waited out, within a deadline.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
 from clusterous.aws.clients import Clients
 
@@ -49,3 +51,12 @@ class Ec2Api:
     @property
     def clock(self) -> Callable[[], float]:
         return self.clients.clock
+
+
+def epoch_of(moment: Any) -> float:
+    """An AWS timestamp (botocore gives datetimes) as epoch seconds; 0.0 when absent."""
+    if isinstance(moment, datetime):
+        return moment.timestamp()
+    if isinstance(moment, str) and moment:
+        return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp()
+    return 0.0

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterous.aws.ec2.common import GONE_CODES, NOT_FOUND_CODES, Ec2Api
+from clusterous.aws.ec2.common import GONE_CODES, NOT_FOUND_CODES, Ec2Api, epoch_of
 from clusterous.aws.errors import aws_errors, error_code, error_message
 from clusterous.aws.tags import CLUSTER_TAG, ROLE_TAG, tag_spec, tags_of
 from clusterous.errors import ClusterousError
@@ -69,6 +69,7 @@ class Instance:
     tags: dict[str, str] = field(default_factory=dict)
     key_name: str = ""
     spot: bool = False
+    launched_at: float = 0.0  # epoch seconds: its last launch or start (EC2's LaunchTime)
 
 
 @dataclass(frozen=True)
@@ -266,6 +267,7 @@ def instance_of(raw: dict[str, Any]) -> Instance:
         tags=tags_of(raw),
         key_name=str(raw.get("KeyName") or ""),
         spot=raw.get("InstanceLifecycle") == "spot",
+        launched_at=epoch_of(raw.get("LaunchTime")),
     )
 
 

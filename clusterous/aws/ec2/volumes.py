@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clusterous.aws.ec2.common import GONE_CODES, NOT_FOUND_CODES, Ec2Api
+from clusterous.aws.ec2.common import GONE_CODES, NOT_FOUND_CODES, Ec2Api, epoch_of
 from clusterous.aws.tags import tag_list, tag_spec, tags_of
 from clusterous.errors import ClusterousError
 
@@ -18,6 +18,8 @@ class Volume:
     state: str
     attached_to: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    created_at: float = 0.0  # epoch seconds
+    volume_type: str = ""
 
 
 class VolumeCalls(Ec2Api):
@@ -107,4 +109,6 @@ def volume_of(raw: dict[str, Any]) -> Volume:
             if a.get("State") in ("attaching", "attached")
         ),
         tags=tags_of(raw),
+        created_at=epoch_of(raw.get("CreateTime")),
+        volume_type=str(raw.get("VolumeType", "")),
     )

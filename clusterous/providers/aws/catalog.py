@@ -46,7 +46,7 @@ class AwsCatalog:
     def region(self) -> str:
         return self._clients().region
 
-    def _book(self) -> PriceBook:
+    def book(self) -> PriceBook:
         return PriceBook(
             lambda: self._clients().get("pricing", PRICING_REGION, attempts=PRICING_ATTEMPTS),
             self.region,
@@ -54,7 +54,7 @@ class AwsCatalog:
         )
 
     def instance_types(self) -> dict[str, InstanceType]:
-        book = self._book()
+        book = self.book()
         return {
             name: InstanceType(name, info.vcpus, info.memory_mib, book.hourly(name))
             for name, info in self.types.items()
@@ -62,7 +62,7 @@ class AwsCatalog:
 
     def running_costs(self, nodes: int, new_volume_gib: int | None) -> list[CostLine]:
         """gp3 disks (priced by the GB-month, shown by the hour) and public IPv4 addresses."""
-        per_gib = self._book().gb_month("gp3")
+        per_gib = self.book().gb_month("gp3")
         source = "AWS Price List, gp3 GB-month / 730 h"
 
         def disks(gib: int) -> float | None:

@@ -38,6 +38,7 @@ from clusterous.providers.aws.catalog import (
     AwsCatalog,
 )
 from clusterous.providers.aws.launch import LAUNCH_TIMEOUT, Launcher, node_name_of
+from clusterous.providers.aws.meter import AwsMeter
 from clusterous.providers.aws.network import (
     VPC_CIDR,
     ClusterNetwork,
@@ -105,6 +106,7 @@ class AwsProvider:
         )
         self.kept_volumes = AwsKeptVolumes(lambda: self.ec2, cluster)
         self.adopter = AwsAdopter(lambda: self.ec2, lambda: self.iam, cluster, profile)
+        self.meter = AwsMeter(lambda: self.ec2, self.catalog.book, self.registry_store, cluster)
         self.network = ClusterNetwork(
             lambda: self.ec2, cluster, str(profile.allowed_cidr), self._tags
         )
@@ -148,6 +150,12 @@ class AwsProvider:
     @property
     def identity_name(self) -> str:
         return role_name(self.cluster, self.region)
+
+    def registry_store(self) -> RegistryStore | None:
+        """The registry's S3 prefix of this cluster; None when the profile has no bucket."""
+        if not self.profile.bucket:
+            return None
+        return RegistryStore(self.clients, str(self.profile.bucket), registry_prefix(self.cluster))
 
     def _tags(self, role: str, name: str, **extra: str) -> dict[str, str]:
         """The tags of one resource, with the ownership id as it is when it is made."""
@@ -359,11 +367,7 @@ class AwsProvider:
     def sweep(
         self, state: ClusterState | None, keep_volume: bool, say: Say, keep_images: bool = False
     ) -> SweepResult:
-        store = (
-            RegistryStore(self.clients, str(self.profile.bucket), registry_prefix(self.cluster))
-            if self.profile.bucket
-            else None
-        )
+        store = self.registry_store()
         sweep = AwsSweep(self.ec2, self.iam, self.cluster, self.identity_name, say, store)
         return sweep.run(state, keep_volume, keep_images)
 

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from clusterous.errors import InputError
 from clusterous.providers.base import CostLine, InstanceType, Role
+from clusterous.providers.cost import Rate, Use
+from clusterous.records import ClusterState
 
 INSTANCE_TYPES = {
     "small": InstanceType("small", cpus=1, memory_mib=1024, hourly_price=0.0),
@@ -14,6 +16,7 @@ INSTANCE_TYPES = {
     "xlarge": InstanceType("xlarge", cpus=8, memory_mib=8192, hourly_price=0.0),
 }
 DEFAULT_TYPES: dict[Role, str] = {"controller": "medium", "node": "small"}
+LOCAL_COST_WORDS = "runs on your own machine: nothing billable"
 
 
 class LocalCatalog:
@@ -47,3 +50,11 @@ class LocalCatalog:
                     f"the local provider offers: {valid}",
                     "use one of those in the profile, or create on EC2 with --provider aws",
                 )
+
+
+class LocalMeter:
+    """A local cluster's containers run on this machine: one line, costing nothing."""
+
+    def rates(self, state: ClusterState, now: float) -> list[Rate]:
+        uses = tuple(Use(1, state.created_at or now) for _ in state.nodes)
+        return [Rate(LOCAL_COST_WORDS, "local", "container-hour", 0.0, "local provider", uses)]

@@ -39,7 +39,7 @@ from clusterous.providers.base import (
     slot_of,
 )
 from clusterous.providers.local.adopt import LocalAdopter
-from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog
+from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog, LocalMeter
 from clusterous.providers.local.host import connect_docker, free_local_port, host_nameservers
 from clusterous.providers.local.node_container import (
     Bind,
@@ -89,6 +89,7 @@ class LocalProvider:
         self._lock = threading.Lock()
         self._ahead: dict[str, _Started] = {}
         self.catalog = LocalCatalog(base_image, node_type)
+        self.meter = LocalMeter()
         self.kept_volumes = LocalVolumes(home, cluster, lambda: self.client, base_image)
         self.adopter = LocalAdopter(
             cluster, self.network_name, self.shared_dir, self._containers, self._network_subnet

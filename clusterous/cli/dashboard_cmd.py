@@ -20,7 +20,7 @@ def dashboard(app: App, cluster: str | None) -> None:
     from clusterous.operations.handle import open_cluster
 
     handle = open_cluster(app.home, cluster, app.profile_override)
-    record = open_dashboard(handle)
+    record = open_dashboard(handle, app.warn)
     app.out.print(record.rendered_message())
 
 

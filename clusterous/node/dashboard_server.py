@@ -11,7 +11,7 @@ components that hold the data (see docs/dashboard.md):
 - ``/api/services``: every service and its tasks (``docker service ps``);
 - ``/api/logs``: the central journal store (``journalctl -D``), filtered by
   text, component, node and time range;
-- ``/api/cost``: the cost file, when one exists (a hook: none is written yet).
+- ``/api/cost``: the cost file ``status`` and ``dashboard`` write, when one exists.
 """
 
 from __future__ import annotations
@@ -244,7 +244,7 @@ def logs(query: dict[str, str]) -> dict[str, Any]:
 
 
 def cost() -> dict[str, Any]:
-    """The cluster's cost so far, when a cost file exists (nothing writes one yet)."""
+    """The cluster's cost so far, when ``status`` or ``dashboard`` has written it."""
     if not COST_FILE.is_file():
         return {"available": False}
     return {"available": True, **json.loads(COST_FILE.read_text())}

@@ -5,7 +5,9 @@ and its page) to the controller, starts it there as a transient systemd unit
 listening on 127.0.0.1 only, and opens a background tunnel to it from a local
 port the system hands out (so it never takes a port a user's tunnel wants).
 The tunnel is the cluster's, recorded apart from the environment's: ``run``
-and ``quit`` leave it open, ``destroy`` stops it. See docs/dashboard.md.
+and ``quit`` leave it open, ``destroy`` stops it. Each open also leaves the
+cluster's cost so far on the controller for the page's cost box, as ``status``
+does. See docs/dashboard.md.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import shlex
 import socket
+import time
+from collections.abc import Callable
 from importlib import resources
 
 from clusterous.environments import tunnels
 from clusterous.errors import ClusterousError
+from clusterous.manager.cost import cluster_cost, publish_cost
 from clusterous.operations.environments import controller
 from clusterous.operations.handle import ClusterHandle
 from clusterous.records import TunnelRecord
@@ -64,11 +69,18 @@ echo "the dashboard server did not start" >&2; exit 1
 """
 
 
-def install_server(handle: ClusterHandle) -> str:
-    """Copy the server to the controller and make sure it runs; 'started' or 'running'."""
+def install_server(handle: ClusterHandle, warn: Callable[[str], None] = lambda _: None) -> str:
+    """Copy the server to the controller and make sure it runs; 'started' or 'running'.
+
+    The cluster's cost is written there too, for the page; ``warn`` hears why not.
+    """
     files = server_files()
     version = version_of(files)
+    cost, unknown = cluster_cost(handle.state(), handle.provider, time.time())
     with controller(handle) as session:
+        unwritten = publish_cost(session, cost) if cost else unknown
+        if unwritten:
+            warn(unwritten)
         prefix = 'sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo -n"; '
         installed = session.run(f"cat {REMOTE_DIR}/version 2>/dev/null").stdout.strip()
         if installed != version:
@@ -96,7 +108,9 @@ def free_local_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def open_dashboard(handle: ClusterHandle) -> TunnelRecord:
+def open_dashboard(
+    handle: ClusterHandle, warn: Callable[[str], None] = lambda _: None
+) -> TunnelRecord:
     """The dashboard's tunnel: the one already open, else a new one (server started first)."""
     state = handle.state()
     if state.controller is None:
@@ -105,7 +119,7 @@ def open_dashboard(handle: ClusterHandle) -> TunnelRecord:
             None,
             f"see 'clusterous status {handle.name}'",
         )
-    install_server(handle)
+    install_server(handle, warn)
     if state.dashboard and tunnels.is_our_tunnel(state.dashboard, handle.name):
         return state.dashboard
     wanted = TunnelRecord(free_local_port(), DASHBOARD, "127.0.0.1", REMOTE_PORT, 0, MESSAGE)

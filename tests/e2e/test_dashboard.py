@@ -159,6 +159,7 @@ def test_the_browser_shows_every_node_with_metrics_and_finds_a_workers_line(
     rows = re.findall(r'<tr class="log-line">(.*?)</tr>', dom, re.S)
     assert any(WORKER_LINE in row and "worker-1" in row for row in rows), rows
     assert "<td>master</td>" in dom and "<td>worker.1</td>" in dom  # services and tasks
+    assert "Cost so far: 0.0000 USD, 0.0000 USD per hour" in dom  # what 'dashboard' wrote
 
     ARTIFACTS.mkdir(exist_ok=True)
     screenshot = ARTIFACTS / "dashboard.png"
@@ -175,6 +176,13 @@ def test_a_syslog_line_sent_to_central_logging_is_found_in_the_page(dashboard: D
     assert rows, "the page's search found no syslog line"
     for row in rows:  # sent from the master's node, which the controller names by its address
         assert SYSLOG_LINE in row and "<td>test_logging</td>" in row and "<td>master-1</td>" in row
+
+
+def test_the_cost_dashboard_wrote_is_served_and_status_renews_it(dashboard: Dashboard) -> None:
+    first = get_json(f"{dashboard.url}api/cost")
+    assert first["available"] and (first["total"], first["currency"]) == (0.0, "USD")
+    dashboard.cli.ok("status", dashboard.name)
+    assert get_json(f"{dashboard.url}api/cost")["at"] >= first["at"]
 
 
 def test_logs_filter_by_component_and_node_and_refuse_a_bad_time(dashboard: Dashboard) -> None:

@@ -9,6 +9,7 @@ carries the cluster's label.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import time
@@ -76,6 +77,18 @@ def test_create_brings_a_controller_a_master_and_two_workers_to_ready(cluster: L
     assert {n["swarm"] for n in nodes.values()} == {"ready"}
     assert nodes["master-1"]["group"] == "master"
     assert nodes["worker-2"]["group"] == "worker"
+
+
+def test_status_says_a_local_cluster_costs_nothing_and_leaves_that_for_the_dashboard(
+    cluster: LiveCluster,
+) -> None:
+    cost = cluster.cli.status(cluster.name)["cost"]
+    assert (cost["per_hour"], cost["so_far"]) == (0.0, 0.0)
+    assert [line["source"] for line in cost["lines"]] == ["local provider"]
+    human = cluster.cli.ok("status", cluster.name).stdout
+    assert "Cost: runs on your own machine: nothing billable (local provider)" in human
+    written = json.loads(cluster.on("controller", "cat /etc/clusterous/cost.json"))
+    assert (written["total"], written["per_hour"], written["currency"]) == (0.0, 0.0, "USD")
 
 
 def test_the_swarm_labels_every_node_with_its_group(cluster: LiveCluster) -> None:

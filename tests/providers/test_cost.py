@@ -79,3 +79,14 @@ def test_the_dashboard_record_has_totals_currency_and_the_moment_in_utc() -> Non
         "currency": "USD",
         "at": "2023-11-15T00:13:20Z",
     }
+
+
+def test_each_aws_line_says_where_its_price_came_from() -> None:
+    from clusterous.aws.pricing import Quote
+    from clusterous.providers.aws.meter import moment_words, quote_source
+
+    assert quote_source(Quote(0.0208), "eu-west-1") == "AWS Price List, eu-west-1"
+    assert quote_source(Quote(0.0208, LAUNCH), "eu-west-1") == "cached price list, 2023-11-14"
+    assert quote_source(Quote(None), "eu-west-1") == "price unknown"
+    assert moment_words(LAUNCH, LAUNCH + 60) == "22:13 UTC"
+    assert moment_words(LAUNCH, LAUNCH + 2 * 86400) == "2023-11-14 22:13 UTC"

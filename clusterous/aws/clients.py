@@ -28,10 +28,14 @@ SETTLE_SECONDS = 60.0  # a resource made a moment ago is visible to every call w
 LONGEST_PAUSE = 15.0
 
 
-def provider_retry_config(attempts: int = MAX_ATTEMPTS) -> Any:
+def provider_retry_config(
+    attempts: int = MAX_ATTEMPTS, timeouts: tuple[float, float] | None = None
+) -> Any:
+    """botocore's standard retries; ``timeouts`` (connect, read) bound each try when given."""
     from botocore.config import Config
 
-    return Config(retries={"mode": "standard", "max_attempts": attempts})
+    bounded = {"connect_timeout": timeouts[0], "read_timeout": timeouts[1]} if timeouts else {}
+    return Config(retries={"mode": "standard", "max_attempts": attempts}, **bounded)
 
 
 def service_of(action: str) -> str:
@@ -47,26 +51,39 @@ class Clients:
         session: AwsSession,
         sleep: Callable[[float], None] = cancel.sleep,
         clock: Callable[[], float] = time.monotonic,
+        attempts: int = MAX_ATTEMPTS,
+        timeouts: tuple[float, float] | None = None,
     ) -> None:
         self.session = session
         self.sleep = sleep
         self.clock = clock
+        self.attempts = attempts
+        self.timeouts = timeouts  # (connect, read) seconds per try; None: botocore's
         self._made: dict[str, Any] = {}
+
+    def in_region(
+        self, region: str, attempts: int, timeouts: tuple[float, float] | None
+    ) -> Clients:
+        """Clients of the same credentials in ``region``, with their own retries and timeouts."""
+        return Clients(self.session.in_region(region), self.sleep, self.clock, attempts, timeouts)
 
     @property
     def region(self) -> str:
         return self.session.region
 
-    def get(self, service: str, region: str | None = None, attempts: int = MAX_ATTEMPTS) -> Any:
+    def get(self, service: str, region: str | None = None, attempts: int | None = None) -> Any:
         """The client of ``service``; ``attempts=1`` for calls that retry by themselves."""
         where = region or self.session.region
-        key = f"{service}@{where}/{attempts}"
-        if key not in self._made:
-            with aws_errors(f"{service}:connect", region=where):
-                self._made[key] = self.session.boto.client(
-                    service, region_name=where, config=provider_retry_config(attempts)
-                )
-        return self._made[key]
+        tries = attempts or self.attempts
+        key = f"{service}@{where}/{tries}"
+        with self.session.lock:
+            if key not in self._made:
+                config = provider_retry_config(tries, self.timeouts)
+                with aws_errors(f"{service}:connect", region=where):
+                    self._made[key] = self.session.boto.client(
+                        service, region_name=where, config=config
+                    )
+            return self._made[key]
 
     def call(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 
 from clusterous.aws.clients import Clients
 from clusterous.aws.ec2.common import epoch_of
+from clusterous.aws.iam import registry_prefix
 from clusterous.errors import ClusterousError
 
 NO_BUCKET = ("NoSuchBucket",)
@@ -54,6 +55,36 @@ def human_bytes(size: int) -> str:
             return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{size} bytes"  # pragma: no cover - the loop always returns
+
+
+def cluster_prefixes(clients: Clients, bucket: str) -> dict[str, str]:
+    """Every cluster's registry prefix in the bucket: cluster name -> ``clusterous/NAME/``."""
+    root = registry_prefix("")
+    found: dict[str, str] = {}
+    token: dict[str, Any] = {}
+    while True:
+        page = clients.call(
+            "s3:ListBucket",
+            "list_objects_v2",
+            ignore=NO_BUCKET,
+            Bucket=bucket,
+            Prefix=root,
+            Delimiter="/",
+            **token,
+        )
+        for common in page.get("CommonPrefixes", []):
+            prefix = str(common["Prefix"])
+            found[prefix[len(root) :].rstrip("/")] = prefix
+        if not page.get("IsTruncated"):
+            return found
+        token = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+def bucket_region(clients: Clients, bucket: str) -> str:
+    """The region the bucket lives in (S3 answers no constraint for us-east-1, EU for eu-west-1)."""
+    answer = clients.call("s3:GetBucketLocation", "get_bucket_location", Bucket=bucket)
+    location = answer.get("LocationConstraint") or "us-east-1"
+    return "eu-west-1" if location == "EU" else str(location)
 
 
 class RegistryStore:

@@ -8,6 +8,7 @@ profiles can never share a client. Every client retries with botocore's
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,12 @@ class AwsSession:
     region: str
     credentials: AwsCredentials
     _clients: dict[str, Any] = field(default_factory=dict, repr=False)
+    # boto3 sessions are not thread-safe: clients (which are) are made under this lock
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def in_region(self, region: str) -> AwsSession:
+        """The same credentials in another region (an account-wide scan), sharing the lock."""
+        return AwsSession(self.boto, region, self.credentials, lock=self.lock)
 
     def client(self, service: str) -> Any:
         if service not in self._clients:

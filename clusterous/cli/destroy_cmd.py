@@ -28,6 +28,11 @@ if TYPE_CHECKING:
     help="Keep the registry's images (AWS: its S3 prefix), listed with their size.",
 )
 @click.option(
+    "--region",
+    metavar="REGION",
+    help="AWS: destroy what cluster NAME left in REGION (see 'ls-clusters --all-regions').",
+)
+@click.option(
     "--force",
     is_flag=True,
     help="Destroy even what another create of this name made (another ownership id).",
@@ -40,6 +45,7 @@ def destroy(
     keep_volume: bool,
     delete_volume: bool,
     keep_images: bool,
+    region: str | None,
     force: bool,
 ) -> None:
     """Destroy cluster NAME (default: the current one), leaving nothing behind."""
@@ -49,13 +55,13 @@ def destroy(
         raise InputError("--keep-volume and --delete-volume contradict each other")
     target = teardown.target(app.home, name)
     if not (keep_volume or delete_volume):
-        question = teardown.volume_question(app.home, target, app.profile_override)
+        question = teardown.volume_question(app.home, target, app.profile_override, region)
         keep_volume = question is not None and ask_keep_volume(target, question)
     if not yes:
         confirm_destroy(target, keep_volume)
     reporter = ConsoleReporter(app.err, app.verbose)
     done = teardown.destroy(
-        app.home, target, app.profile_override, keep_volume, reporter, force, keep_images
+        app.home, target, app.profile_override, keep_volume, reporter, force, keep_images, region
     )
     for kept in done.kept:
         app.out.print(f"Kept: {kept}")

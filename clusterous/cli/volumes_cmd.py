@@ -35,14 +35,20 @@ def ls_volumes(app: App, as_json: bool) -> None:
 @click.command("rm-volume")
 @click.argument("volume_id")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--region", metavar="REGION", help="AWS: the volume's region (default: the profile's)."
+)
 @pass_app
-def rm_volume(app: App, volume_id: str, yes: bool) -> None:
-    """Delete the kept shared volume VOLUME_ID and every file on it."""
+def rm_volume(app: App, volume_id: str, yes: bool, region: str | None) -> None:
+    """Delete the kept shared volume VOLUME_ID and every file on it.
+
+    On AWS it also deletes a root disk its instance left behind.
+    """
     from clusterous.operations import volumes
 
     if not yes:
         click.confirm(f"Delete volume {volume_id} and every file on it?", abort=True)
-    removed = volumes.remove_volume(app.home, app.profile_override, volume_id)
+    removed = volumes.remove_volume(app.home, app.profile_override, volume_id, region)
     app.out.print(
         f"Deleted volume {removed.id} ({size(removed.size_gib)}, cluster {removed.cluster})."
     )

@@ -7,7 +7,7 @@ the right provider) live here once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from clusterous.errors import InputError
@@ -57,6 +57,31 @@ def choose_profile(home: Home, override: str | None, provider: str | None) -> Pr
     return matching[0]
 
 
+def in_region(profile: Profile, region: str) -> Profile:
+    """The profile with another region: only AWS profiles have regions."""
+    if not profile.is_aws:
+        raise InputError(
+            f"--region is for AWS profiles, and profile {profile.name!r} uses the "
+            f"{profile.provider} provider",
+            None,
+            "leave --region out, or pick an AWS profile with --profile NAME",
+        )
+    return replace(profile, region=region)
+
+
+def cluster_profile(home: Home, state: ClusterState, profile_override: str | None) -> Profile:
+    """The profile a cluster is worked on with: the one asked for, else the one it was made
+    with, else the current one; and always one of the cluster's provider."""
+    from clusterous.config import load_config
+
+    config = load_config(home)
+    wanted = profile_override or state.profile
+    profile = config.get(wanted) if wanted in config.profiles else config.current()
+    if profile.provider != state.provider:
+        profile = choose_profile(home, None, state.provider)
+    return profile
+
+
 def open_cluster(
     home: Home,
     name: str | None,
@@ -69,17 +94,10 @@ def open_cluster(
     With ``renew``, the first connection to the controller renews the cluster's
     lease (``manager/lease.py``) and ``warn`` hears whether it was nearly over.
     """
-    from clusterous.config import load_config
-
     name = resolve_cluster_name(home, name)
     ledger = Ledger(home, name)
     state = ledger.load()
-    config = load_config(home)
-    wanted = profile_override or state.profile
-    profile = config.get(wanted) if wanted in config.profiles else config.current()
-    if profile.provider != state.provider:
-        profile = choose_profile(home, None, state.provider)
-    provider = make_provider(profile, name, home)
+    provider = make_provider(cluster_profile(home, state, profile_override), name, home)
     provider.cluster_id = state.cluster_id
     keeper = LeaseKeeper(ledger, warn) if renew else None
     return ClusterHandle(name, home, ledger, ClusterAccess.of(home, name, keeper), provider)

@@ -11,14 +11,19 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from clusterous.errors import ClusterousError
+from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home, check_cluster_name
 from clusterous.manager.current import current_cluster, resolve_cluster_name, set_current_cluster
 from clusterous.manager.destroy import destroy_cluster
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, cluster_lock
 from clusterous.manager.report import Reporter
-from clusterous.operations.handle import choose_profile, open_cluster
+from clusterous.operations.handle import (
+    choose_profile,
+    cluster_profile,
+    in_region,
+    open_cluster,
+)
 from clusterous.providers.base import Leftover, Provider, SweepResult
 from clusterous.providers.factory import make_provider
 
@@ -45,18 +50,20 @@ def destroy(
     reporter: Reporter,
     force: bool = False,
     keep_images: bool = False,
+    region: str | None = None,
 ) -> Destroyed:
     """Destroy by ledger and by label/tag; anything left after the sweep is an error naming it.
 
     A ledger whose ownership id differs from the one found on the cluster's
     things refuses (they were made by another create of this name), unless
-    ``force``.
+    ``force``. ``region`` (AWS) sweeps that region instead of the profile's:
+    what a cluster this machine no longer knows left there.
     """
     name = target(home, name)
     ledger = Ledger(home, name)
     with cluster_lock(home, name, reporter.warn):
         profile_override = set_aside_if_damaged(home, ledger, profile_override, reporter.warn)
-        provider = _destroy_provider(home, name, profile_override, ledger)
+        provider = _destroy_provider(home, name, profile_override, ledger, region)
         if ledger.exists():
             check_ownership(name, ledger, provider, force, reporter.warn)
             from clusterous.environments.tunnels import stop_all
@@ -126,12 +133,35 @@ def not_all_gone(name: str, result: SweepResult) -> ClusterousError:
 
 
 def _destroy_provider(
-    home: Home, name: str, profile_override: str | None, ledger: Ledger
+    home: Home, name: str, profile_override: str | None, ledger: Ledger, region: str | None
 ) -> Provider:
-    """The provider the cluster was made with, or the profile's when the ledger is gone."""
+    """The provider the cluster was made with, or the profile's when the ledger is gone;
+    in ``region`` when one is asked for (AWS)."""
     if ledger.exists() and not ledger.is_damaged():
+        if region is not None:
+            check_ledger_region(home, ledger, profile_override, region)
         return open_cluster(home, name, profile_override, renew=False).provider
-    return make_provider(choose_profile(home, profile_override, None), name, home)
+    profile = choose_profile(home, profile_override, None)
+    if region is not None:
+        profile = in_region(profile, region)
+    return make_provider(profile, name, home)
+
+
+def check_ledger_region(
+    home: Home, ledger: Ledger, profile_override: str | None, region: str
+) -> None:
+    """A cluster this machine knows lives in its profile's region: refuse to sweep its name
+    in another, where what carries it was made by another create (and shares its registry)."""
+    known = cluster_profile(home, ledger.load(), profile_override).region
+    if known is None or known == region:
+        return
+    raise InputError(
+        f"cluster {ledger.name!r} of this machine is in {known}, not {region}",
+        f"what carries its name in {region} was made by another create, and a destroy by "
+        "name would also empty the registry prefix they share",
+        f"destroy this machine's with 'clusterous destroy {ledger.name}'; remove the things "
+        f"in {region} one by one with the commands 'clusterous ls-clusters --all-regions' prints",
+    )
 
 
 @dataclass(frozen=True)
@@ -142,7 +172,9 @@ class VolumeQuestion:
     free_to_keep: bool  # a directory on this machine: keeping it costs nothing
 
 
-def volume_question(home: Home, name: str, profile_override: str | None) -> VolumeQuestion | None:
+def volume_question(
+    home: Home, name: str, profile_override: str | None, region: str | None = None
+) -> VolumeQuestion | None:
     """The shared volume a destroy of ``name`` would delete, when it is worth asking about.
 
     AWS volumes hold files and cost money; a local shared directory is asked
@@ -150,7 +182,7 @@ def volume_question(home: Home, name: str, profile_override: str | None) -> Volu
     """
     name = check_cluster_name(name)
     ledger = Ledger(home, name)
-    provider = _destroy_provider(home, name, profile_override, ledger)
+    provider = _destroy_provider(home, name, profile_override, ledger, region)
     volumes = provider.kept_volumes
     if volumes is None:
         return None

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from clusterous.errors import InputError
 from clusterous.home import Home
-from clusterous.operations.handle import choose_profile
+from clusterous.operations.handle import choose_profile, in_region
 from clusterous.providers.base import KeptVolume, KeptVolumes
 from clusterous.providers.factory import make_provider
 
 
-def _kept_volumes(home: Home, profile_override: str | None) -> KeptVolumes:
+def _kept_volumes(
+    home: Home, profile_override: str | None, region: str | None = None
+) -> KeptVolumes:
     profile = choose_profile(home, profile_override, None)
+    if region is not None:
+        profile = in_region(profile, region)
     provider = make_provider(profile, "volumes", home)
     if provider.kept_volumes is None:
         raise InputError(
@@ -26,6 +30,9 @@ def list_volumes(home: Home, profile_override: str | None) -> list[KeptVolume]:
     return _kept_volumes(home, profile_override).find()
 
 
-def remove_volume(home: Home, profile_override: str | None, volume_id: str) -> KeptVolume:
-    """Delete one kept shared volume (rm-volume)."""
-    return _kept_volumes(home, profile_override).remove(volume_id)
+def remove_volume(
+    home: Home, profile_override: str | None, volume_id: str, region: str | None = None
+) -> KeptVolume:
+    """Delete one kept shared volume, or a root disk left without its instance (rm-volume);
+    in ``region`` when one is asked for (AWS)."""
+    return _kept_volumes(home, profile_override, region).remove(volume_id)

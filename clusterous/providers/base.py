@@ -138,6 +138,36 @@ class KeptVolume:
 
 
 @dataclass(frozen=True)
+class Billable:
+    """Something clusterous made that bills, or holds a cluster's name: an account-wide scan's."""
+
+    region: str
+    kind: str  # instance | volume | vpc | address | registry-prefix
+    id: str
+    cluster: str  # the cluster it is tagged with ("" when none)
+    what: str  # "t3.medium, running", "20 GiB gp3, shared volume, kept"
+    monthly: float | None  # USD a month if left as it is; None: unknown, never guessed
+    source: str  # where the price came from
+    cluster_id: str = ""  # the ownership id it is tagged with
+    role: str = ""  # kept-volume | orphaned-root-disk | ... : what removes it
+
+
+@dataclass
+class AccountScan:
+    """What a scan of every region found, and the regions it could not look into (why)."""
+
+    regions: list[str] = field(default_factory=list)
+    found: list[Billable] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+class AccountScanner(Protocol):
+    """Looks through every region of an account for what clusterous made (ls-clusters)."""
+
+    def scan(self, say: Say) -> AccountScan: ...
+
+
+@dataclass(frozen=True)
 class Adoption:
     """A cluster taken over from the cluster itself: its ledger and the host keys to pin."""
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
-from clusterous.providers.base import Provider
+from clusterous.providers.base import AccountScanner, Provider
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
@@ -36,3 +36,12 @@ def make_provider(profile: Profile, cluster: str, home: Home) -> Provider:
     raise ClusterousError(
         f"profile {profile.name!r} names an unknown provider {profile.provider!r}"
     )
+
+
+def make_account_scanner(profile: Profile, home: Home) -> AccountScanner | None:
+    """The account-wide scan of a profile's provider; None when it has no account (local)."""
+    if profile.provider != "aws":
+        return None
+    from clusterous.providers.aws.forgotten import AwsAccountScanner
+
+    return AwsAccountScanner(profile, home)

@@ -5,7 +5,9 @@ state with the session's moto server) and is configured over HTTP at
 ``/clusterous-faults``, so a CLI subprocess sees the same faults. It also logs
 every call (service, action, body), for tests that assert which calls were
 made. Rules: fail the n-th call of an action, calls in a given availability
-zone, or calls whose body contains a text; or throttle a share of all calls.
+zone, calls signed for a region, or calls whose body contains a text (or
+answer them with a given body instead: an account's own answer, e.g. its few
+enabled regions); or throttle a share of all calls.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class Rule:
     times: int = 1_000_000  # then fail this many
     zone: str | None = None
     contains: str | None = None
+    region: str | None = None  # only calls signed for this region
+    answer: str | None = None  # instead of an error, this body (200 OK): AWS's answer faked
     seen: int = 0
     failed: int = 0
 
@@ -72,21 +76,32 @@ class FaultInjector:
             return self._configure(environ, start_response)
         body = _read_body(environ)
         service, action = _service(environ), _action(environ, body)
+        region = _scope(environ)[1]
         with self.lock:
             self.state.calls.append(Call(service, action, body))
-            fault = self._fault(service, action, body)
+            fault = self._fault(service, action, body, region)
         if fault is None:
             return self.app(environ, start_response)
+        if fault[0] == 200:
+            start_response("200 OK", [("Content-Type", "text/xml")])
+            return [fault[2].encode()]
         return _error(service, fault[0], fault[1], fault[2], start_response)
 
-    def _fault(self, service: str, action: str, body: str) -> tuple[int, str, str] | None:
+    def _fault(
+        self, service: str, action: str, body: str, region: str
+    ) -> tuple[int, str, str] | None:
+        """(status, code, message) of the error to answer; status 200: ``message`` is the body."""
         for rule in self.state.rules:
             if rule.action != action or not _matches(rule, body):
+                continue
+            if rule.region is not None and rule.region != region:
                 continue
             rule.seen += 1
             if rule.seen > rule.skip and rule.failed < rule.times:
                 rule.failed += 1
                 self.state.injected += 1
+                if rule.answer is not None:
+                    return 200, "", rule.answer
                 return rule.status, rule.code, rule.message
         throttled = service in THROTTLE_CODES and self.state.rng.random() < self.state.throttle
         if throttled:
@@ -143,12 +158,17 @@ def _read_body(environ: dict[str, Any]) -> str:
 
 
 def _service(environ: dict[str, Any]) -> str:
+    return _scope(environ)[0]
+
+
+def _scope(environ: dict[str, Any]) -> tuple[str, str]:
+    """The service and region a request is signed for (its credential scope)."""
     auth = str(environ.get("HTTP_AUTHORIZATION", ""))
     if "Credential=" in auth:
         scope = auth.split("Credential=")[1].split(",")[0].split("/")
         if len(scope) >= 4:
-            return scope[3]
-    return ""
+            return scope[3], scope[2]
+    return "", ""
 
 
 def _action(environ: dict[str, Any], body: str) -> str:

@@ -4,8 +4,9 @@
 place, tagged ``clusterous:keep=true``; it costs money until removed. This is
 the provider's ``kept_volumes`` capability, behind ``clusterous ls-volumes``
 and ``clusterous rm-volume ID``. Only volumes that clusterous made (tagged with
-the role ``volume``) are listed or deleted; a volume a user brought is never
-touched.
+the role ``volume``) are listed; those, and root disks an instance left behind
+(tagged ``root-disk``, attached to nothing), can be deleted; a volume a user
+brought is never touched.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from clusterous.aws.tags import CLUSTER_TAG, KEEP_TAG, ROLE_TAG, cluster_filter
 from clusterous.errors import InputError, NotFoundError
 from clusterous.providers.base import KeptVolume
 from clusterous.records import ClusterState
+
+REMOVABLE_ROLES = ("volume", "root-disk")  # never a volume the user brought (untagged)
 
 
 def shared_volume_filters() -> list[dict[str, Any]]:
@@ -61,14 +64,17 @@ class AwsKeptVolumes:
         return sorted((kept_volume(v) for v in found), key=lambda v: (v.cluster, v.id))
 
     def remove(self, volume_id: str) -> KeptVolume:
-        """Delete a shared volume clusterous made and no instance uses; return what it was."""
-        volume = {v.id: v for v in self.find()}.get(volume_id)
-        if volume is None:
+        """Delete a shared volume clusterous made, or a root disk left without its instance,
+        when no instance uses it; return what it was."""
+        found = self.ec2().describe_volume(volume_id)
+        if found is None or found.tags.get(ROLE_TAG) not in REMOVABLE_ROLES:
             raise NotFoundError(
-                f"no shared volume {volume_id} of clusterous in {self.ec2().region}",
-                "only volumes clusterous made (tagged clusterous:role=volume) can be removed here",
-                "see 'clusterous ls-volumes'",
+                f"no volume {volume_id} of clusterous in {self.ec2().region}",
+                "only shared volumes clusterous made, and root disks left without their "
+                "instance, can be removed here",
+                "see 'clusterous ls-volumes', or 'clusterous ls-clusters --all-regions'",
             )
+        volume = kept_volume(found)
         if volume.attached_to:
             raise InputError(
                 f"volume {volume_id} is in use by {', '.join(volume.attached_to)} "
@@ -83,6 +89,7 @@ class AwsKeptVolumes:
         """The cluster's shared volume a destroy would delete (AWS volumes cost: always ask)."""
         brought = brought_volumes(state)
         for volume in self.ec2().find_volumes(cluster_filter(self.cluster)):
-            if is_shared_volume(volume) and volume.id not in brought:
+            kept = volume.tags.get(KEEP_TAG)  # a destroy never deletes it: rm-volume does
+            if is_shared_volume(volume) and volume.id not in brought and not kept:
                 return f"{volume.id} ({volume.size_gib} GiB)"
         return None

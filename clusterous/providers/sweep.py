@@ -8,7 +8,9 @@ whose label or tag was lost is still the cluster's), turns a removal that
 fails into a leftover with its reason and goes on with the rest, and ends by
 listing again everything that still carries the cluster's label or tag: that
 listing, not the removals, says what is left (with the reason a failed removal
-gave, and with what failed that no listing can see).
+gave, and with what failed that no listing can see). A phase whose
+listing may fail without harm to the next ones (an S3 prefix) names the
+leftover to report then, and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Phase:
     ledger knows of this kind (None: its resources of this kind). ``done`` is
     said when there was something and all of it went; ``after`` runs once the
     phase is over (a wait for what goes along with the removed things).
+    ``unlisted``: see ``AllAtOnce``.
     """
 
     kind: str
@@ -45,6 +48,7 @@ class Phase:
     recorded: Recorded | None = None
     done: str = ""
     after: Callable[[], None] | None = None
+    unlisted: Leftover | None = None
 
 
 @dataclass(frozen=True)
@@ -52,12 +56,16 @@ class AllAtOnce:
     """Machines: removed together (and waited for), since each one holds up the next phases.
 
     ``remove_all`` returns the ids it removed, and those still there, each with why.
+    ``unlisted`` is the leftover to report when ``find`` fails (its id, and what
+    to do), and the sweep goes on; None: a failed listing stops the sweep, for
+    the phases after it depend on what it lists (machines hold the network).
     """
 
     kind: str
     find: Callable[[], Iterable[str]]
     remove_all: Callable[[Sequence[str]], tuple[list[str], dict[str, str]]]
     recorded: Recorded | None = None
+    unlisted: Leftover | None = None
 
 
 def merged(found: Iterable[str], state: ClusterState | None, recorded: Recorded) -> list[str]:
@@ -102,7 +110,20 @@ class Sweep:
         return True
 
     def _ids(self, phase: Phase | AllAtOnce) -> list[str]:
-        return merged(phase.find(), self.state, phase.recorded or recorded_resources(phase.kind))
+        return merged(
+            self._find(phase), self.state, phase.recorded or recorded_resources(phase.kind)
+        )
+
+    def _find(self, phase: Phase | AllAtOnce) -> list[str]:
+        """What the phase lists; a listing that fails is a leftover when the phase says so."""
+        try:
+            return list(phase.find())
+        except ClusterousError as problem:
+            if phase.unlisted is None:
+                raise
+            self.result.leftovers.append(unlisted(phase.unlisted, problem))
+            self.say(f"could not list {phase.unlisted.kind} {phase.unlisted.id}: {problem.what}")
+            return []
 
     def _one_by_one(self, phase: Phase) -> None:
         ids = self._ids(phase)
@@ -123,6 +144,11 @@ class Sweep:
             self.say(f"could not remove the {phase.kind}s: {problem.what}")
         self.result.removed += [f"{phase.kind} {i}" for i in removed]
         self.result.leftovers += [Leftover(phase.kind, i, why) for i, why in left.items()]
+
+
+def unlisted(left: Leftover, problem: ClusterousError) -> Leftover:
+    """A thing that could not even be listed: why, and what to do (``left.why``)."""
+    return replace(left, why=f"it could not be listed: {problem.render()}; {left.why}")
 
 
 def with_reasons(relisted: list[Leftover], failed: list[Leftover]) -> list[Leftover]:

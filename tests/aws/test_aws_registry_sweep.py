@@ -139,3 +139,24 @@ def test_a_refused_delete_leaves_the_prefix_listed_with_the_reason(
     assert faulty_aws.report()["injected"] >= 1
     assert "s3:DeleteObject" in left.why and len(keys()) == 2
     assert Ledger(Home(clusterous_home), CLUSTER).exists()  # kept until nothing is left
+
+
+def test_a_prefix_s3_refuses_to_list_is_a_leftover_and_every_other_phase_still_runs(
+    created: ClusterState, account: Account, clusterous_home: Path, faulty_aws: Faults
+) -> None:
+    put_layers(2)
+    # a bucket policy denying s3:ListBucket: every listing of the prefix answers AccessDenied
+    faulty_aws.set({"action": "", "code": "AccessDenied", "status": 403})  # S3's REST calls
+
+    result = destroy(clusterous_home, account)
+
+    assert faulty_aws.report()["injected"] >= 2  # the phase's listing and the re-listing
+    (left,) = result.leftovers
+    assert (left.kind, left.id) == ("registry-prefix", f"s3://{BUCKET}/{PREFIX}")
+    assert "not allowed to call s3:ListBucket" in left.why
+    assert f"aws s3 rm --recursive s3://{BUCKET}/{PREFIX}" in left.why  # what to do
+    assert tagged_resources() == []  # volumes, network and IAM went all the same
+    assert any(r.startswith("vpc ") for r in result.removed)
+    faulty_aws.clear()
+    assert len(keys()) == 2
+    assert Ledger(Home(clusterous_home), CLUSTER).exists()  # kept until nothing is left

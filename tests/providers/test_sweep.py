@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from clusterous.errors import ClusterousError
 from clusterous.providers.base import Leftover
 from clusterous.providers.sweep import AllAtOnce, Phase, Sweep, merged, recorded_resources
@@ -143,3 +145,34 @@ def test_the_relisting_carries_the_reason_and_keeps_failures_no_listing_can_see(
         ("vol-1", True),
         ("vol-untagged", True),
     ]
+
+
+def refuse_to_list() -> list[str]:
+    raise ClusterousError("not allowed to list the bucket", "AccessDenied", "ask for s3:ListBucket")
+
+
+def test_a_listing_that_fails_is_a_leftover_with_what_to_do_when_the_phase_allows_it() -> None:
+    things = Things(["net-1"])
+    said: list[str] = []
+    prefix = Leftover("prefix", "s3://b/p/", "delete it by hand")
+    result = Sweep(None, said.append).run(
+        [
+            AllAtOnce("prefix", refuse_to_list, lambda ids: ([], {}), unlisted=prefix),
+            phase(things, "network", "net"),
+        ],
+        things.relist,
+    )
+    assert result.removed == ["network net-1"]  # the phases after it still ran
+    (left,) = result.leftovers
+    assert (left.kind, left.id) == ("prefix", "s3://b/p/")
+    assert "could not be listed: not allowed to list the bucket" in left.why
+    assert "ask for s3:ListBucket" in left.why and left.why.endswith("delete it by hand")
+    assert said == ["could not list prefix s3://b/p/: not allowed to list the bucket"]
+
+
+def test_a_listing_that_fails_stops_the_sweep_when_later_phases_depend_on_it() -> None:
+    things = Things(["net-1"])
+    machines = AllAtOnce("machine", refuse_to_list, lambda ids: ([], {}))
+    with pytest.raises(ClusterousError, match="not allowed to list the bucket"):
+        Sweep(None, lambda _: None).run([machines, phase(things, "network", "net")], things.relist)
+    assert things.order == []  # the network was not touched while machines may hold it

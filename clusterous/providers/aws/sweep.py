@@ -8,7 +8,9 @@ registry's objects and unfinished uploads under its S3 prefix (or, with
 IAM role and instance profile of the controller. Everything already gone
 counts as removed, so a sweep can run any number of times, after a failed
 create or with the local state lost. The re-listing is by tag, by IAM name and
-by the registry's prefix.
+by the registry's prefix. A prefix S3 refuses to list (a bucket policy, a
+missing permission) is reported as left, with what to do, and the sweep goes
+on with the volumes, the network and the IAM role.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from clusterous.aws.ec2 import Ec2, NetworkPieces, Volume
 from clusterous.aws.iam import Iam
 from clusterous.aws.registry_store import RegistryStore
 from clusterous.aws.tags import KEEP_TAG, ROLE_TAG, cluster_filter
+from clusterous.errors import ClusterousError
 from clusterous.providers.aws.volumes import brought_volumes, is_shared_volume
 from clusterous.providers.base import Leftover, Say, SweepResult
-from clusterous.providers.sweep import AllAtOnce, Phase, Sweep
+from clusterous.providers.sweep import AllAtOnce, Phase, Sweep, unlisted
 from clusterous.records import ClusterState
 
 TERMINATE_TIMEOUT = 900.0
@@ -77,7 +80,12 @@ class AwsSweep:
                 self._terminate,
                 recorded=lambda s: [n.instance_id for n in s.nodes if n.instance_id],
             ),
-            AllAtOnce("registry-prefix", lambda: self._registry(result), self._empty_registry),
+            AllAtOnce(
+                "registry-prefix",
+                lambda: self._registry(result),
+                self._empty_registry,
+                unlisted=self._unlisted_prefix(),
+            ),
             Phase(
                 "volume",
                 lambda: self._volumes(state, keep_volume, result),
@@ -126,6 +134,18 @@ class AwsSweep:
             self.say(f"kept the registry images in {self.store.url}")
             return []
         return [self.store.url]
+
+    def _unlisted_prefix(self) -> Leftover | None:
+        """The prefix S3 would not list (say, a bucket policy): the rest of the sweep goes on."""
+        if self.store is None:
+            return None
+        url = self.store.url
+        return Leftover(
+            "registry-prefix",
+            url,
+            f"once it can be listed, run 'clusterous destroy {self.cluster}' again, or delete "
+            f"it with 'aws s3 rm --recursive {url}'",
+        )
 
     def _empty_registry(self, ids: Sequence[str]) -> tuple[list[str], dict[str, str]]:
         assert self.store is not None  # found only with a store
@@ -228,7 +248,17 @@ class AwsSweep:
             kind, ident = what.split(" ", 1)
             left.append(Leftover(kind, ident))
         if self.store is not None and not self.keep_images:
-            contents = self.store.contents()
-            if not contents.empty:
-                left.append(Leftover("registry-prefix", self.store.url, contents.describe()))
+            left += self._prefix_left()
         return left
+
+    def _prefix_left(self) -> list[Leftover]:
+        assert self.store is not None
+        try:
+            contents = self.store.contents()
+        except ClusterousError as problem:
+            unlisted_prefix = self._unlisted_prefix()
+            assert unlisted_prefix is not None
+            return [unlisted(unlisted_prefix, problem)]
+        if contents.empty:
+            return []
+        return [Leftover("registry-prefix", self.store.url, contents.describe())]

@@ -88,10 +88,11 @@ def find_forgotten(home: Home, profile_override: str | None, say: Say) -> Forgot
         )
     scan = scanner.scan(say)
     live = live_clusters(home)
+    here = set(home.cluster_names())  # any provider's: a local cluster's name is taken too
     flag = f" --profile {profile_override}" if profile_override else ""
     leftover_regions = _leftover_regions(scan.found, live)
     findings = [
-        _finding(b, live, flag, leftover_regions.get(b.cluster, profile.region or ""))
+        _finding(b, live, here, flag, leftover_regions.get(b.cluster, profile.region or ""))
         for b in scan.found
     ]
     findings.sort(key=lambda f: (f.live, f.cluster, f.region, f.kind, f.id))
@@ -140,7 +141,9 @@ def _leftover_regions(found: list[Billable], live: dict[str, LiveCluster]) -> di
     }
 
 
-def _finding(thing: Billable, live: dict[str, LiveCluster], flag: str, home_region: str) -> Finding:
+def _finding(
+    thing: Billable, live: dict[str, LiveCluster], here: set[str], flag: str, home_region: str
+) -> Finding:
     is_live = owned(thing, live)
     return Finding(
         thing.region,
@@ -151,7 +154,7 @@ def _finding(thing: Billable, live: dict[str, LiveCluster], flag: str, home_regi
         thing.monthly,
         thing.source,
         is_live,
-        remover(thing, is_live, of_cluster_here(thing, live), thing.cluster in live, flag)
+        remover(thing, is_live, of_cluster_here(thing, live), thing.cluster in here, flag)
         or destroy_command(thing.cluster, flag, home_region),
     )
 

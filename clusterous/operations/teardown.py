@@ -150,15 +150,18 @@ def _destroy_provider(
 def check_ledger_region(
     home: Home, ledger: Ledger, profile_override: str | None, region: str
 ) -> None:
-    """A cluster this machine knows lives in its profile's region: refuse to sweep its name
-    in another, where what carries it was made by another create (and shares its registry)."""
-    known = cluster_profile(home, ledger.load(), profile_override).region
-    if known is None or known == region:
+    """A cluster this machine knows lives in its profile's region (or on this machine):
+    refuse to sweep its name in another region, where what carries it was made by another
+    create (and would share its registry prefix)."""
+    state = ledger.load()
+    known = cluster_profile(home, state, profile_override).region
+    if state.provider == "aws" and known in (None, region):
         return
+    where = f"in {known}" if state.provider == "aws" else f"on the {state.provider} provider"
     raise InputError(
-        f"cluster {ledger.name!r} of this machine is in {known}, not {region}",
+        f"cluster {ledger.name!r} of this machine is {where}, not in {region}",
         f"what carries its name in {region} was made by another create, and a destroy by "
-        "name would also empty the registry prefix they share",
+        "name would also empty the registry prefix of that name",
         f"destroy this machine's with 'clusterous destroy {ledger.name}'; remove the things "
         f"in {region} one by one with the commands 'clusterous ls-clusters --all-regions' prints",
     )

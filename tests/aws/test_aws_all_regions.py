@@ -17,6 +17,7 @@ import pytest
 
 from clusterous.aws.pricing import PriceBook, s3_filters
 from clusterous.home import Home
+from clusterous.manager.ledger import Ledger
 from clusterous.records import ClusterState
 from tests.aws.faults import Faults
 from tests.aws.provider_fixtures import (
@@ -226,11 +227,14 @@ def test_a_region_that_refuses_is_skipped_with_a_note_and_the_others_still_count
         NO_PRICE_LIST,
         enabled_regions(*ENABLED),
     )
+    put("clusterous/gone/docker/registry/v2/blobs/a", 10)  # all its cluster left
     found = scan(cli_runner)
+    prefix = by_id(found)[f"s3://{BUCKET}/clusterous/gone/"]
+    assert prefix["remove_with"] == f"clusterous destroy gone --region {REGION}"  # the profile's
     assert list(found["skipped"]) == ["us-west-2"]
     assert "not allowed to call ec2:DescribeInstances" in found["skipped"]["us-west-2"]
     assert by_id(found)[kept]["monthly_usd"] is None  # no price to be had: never guessed
-    assert found["leftovers_of_unknown_price"] == 1
+    assert prefix["monthly_usd"] is None and found["leftovers_of_unknown_price"] == 2
     text = cli_runner("ls-clusters", "--all-regions")
     assert text.exit_code == 0 and "skipped us-west-2" in text.stderr
     assert "price unknown" in text.stdout
@@ -247,7 +251,22 @@ def test_a_leftover_named_like_a_cluster_here_gets_an_aws_command_and_destroy_re
     )
     refused = cli_runner("destroy", CLUSTER, "--region", ELSEWHERE, "--yes", "--delete-volume")
     assert refused.exit_code == 2
-    assert f"cluster '{CLUSTER}' of this machine is in {REGION}, not {ELSEWHERE}" in refused.stderr
+    assert (
+        f"cluster '{CLUSTER}' of this machine is in {REGION}, not in {ELSEWHERE}" in refused.stderr
+    )
+
+
+def test_a_leftover_named_like_a_local_cluster_here_is_never_destroyed_by_that_name(
+    account: Account, faulty_aws: Faults, cli_runner: Any, clusterous_home: Path
+) -> None:
+    Ledger(Home(clusterous_home), OLD).create(ClusterState(OLD, "local", "local"))
+    faulty_aws.set(NO_PRICE_LIST, enabled_regions(*ENABLED))
+    twin = plant_volume("volume", 5)
+    finding = by_id(scan(cli_runner))[twin]
+    assert finding["live"] is False and finding["remove_with"].startswith("aws ec2 delete-volume")
+    refused = cli_runner("destroy", OLD, "--region", ELSEWHERE, "--yes", "--delete-volume")
+    assert refused.exit_code == 2 and "on the local provider" in refused.stderr
+    assert Ledger(Home(clusterous_home), OLD).exists()  # the local cluster was not touched
 
 
 def test_all_regions_on_a_local_profile_says_it_needs_an_aws_one(cli_runner: Any) -> None:

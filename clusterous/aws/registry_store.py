@@ -58,9 +58,15 @@ def human_bytes(size: int) -> str:
 
 
 def cluster_prefixes(clients: Clients, bucket: str) -> dict[str, str]:
-    """Every cluster's registry prefix in the bucket: cluster name -> ``clusterous/NAME/``."""
+    """Every cluster's registry prefix in the bucket (cluster name -> ``clusterous/NAME/``):
+    those holding objects, and those holding only unfinished uploads (their parts bill too)."""
     root = registry_prefix("")
-    found: dict[str, str] = {}
+    names = _object_prefixes(clients, bucket, root) | _upload_prefixes(clients, bucket, root)
+    return {name: f"{root}{name}/" for name in sorted(names) if name}
+
+
+def _object_prefixes(clients: Clients, bucket: str, root: str) -> set[str]:
+    found: set[str] = set()
     token: dict[str, Any] = {}
     while True:
         page = clients.call(
@@ -72,12 +78,33 @@ def cluster_prefixes(clients: Clients, bucket: str) -> dict[str, str]:
             Delimiter="/",
             **token,
         )
-        for common in page.get("CommonPrefixes", []):
-            prefix = str(common["Prefix"])
-            found[prefix[len(root) :].rstrip("/")] = prefix
+        found |= {str(c["Prefix"])[len(root) :].rstrip("/") for c in page.get("CommonPrefixes", [])}
         if not page.get("IsTruncated"):
             return found
         token = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+def _upload_prefixes(clients: Clients, bucket: str, root: str) -> set[str]:
+    found: set[str] = set()
+    marker: dict[str, Any] = {}
+    while True:
+        page = clients.call(
+            "s3:ListBucketMultipartUploads",
+            "list_multipart_uploads",
+            ignore=NO_BUCKET,
+            Bucket=bucket,
+            Prefix=root,
+            MaxUploads=PAGE,
+            **marker,
+        )
+        keys = [str(u["Key"])[len(root) :] for u in page.get("Uploads", [])]
+        found |= {key.split("/", 1)[0] for key in keys if "/" in key}
+        if not page.get("IsTruncated"):
+            return found
+        marker = {
+            "KeyMarker": page.get("NextKeyMarker", ""),
+            "UploadIdMarker": page.get("NextUploadIdMarker", ""),
+        }
 
 
 def bucket_region(clients: Clients, bucket: str) -> str:

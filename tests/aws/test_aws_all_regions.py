@@ -157,6 +157,8 @@ def test_finds_a_volume_and_a_prefix_left_behind_with_their_price_and_removes_th
     ours_left = plant_volume("root-disk", 8, cluster=CLUSTER, region=REGION)  # say, rm-nodes'
     put(f"clusterous/{OLD}/docker/registry/v2/blobs/a", 3000)
     put(f"clusterous/{OLD}/docker/registry/v2/blobs/b", 2000)
+    ghost_key = "clusterous/ghost/docker/registry/v2/repositories/app/_uploads/u1/data"
+    boto("s3").create_multipart_upload(Bucket=BUCKET, Key=ghost_key)  # no object: parts only
 
     found = scan(cli_runner)
 
@@ -184,7 +186,10 @@ def test_finds_a_volume_and_a_prefix_left_behind_with_their_price_and_removes_th
     prices = {f["what"].split()[0]: f["monthly_usd"] for f in ours if f["kind"] == "instance"}
     assert prices == {"t3.medium": pytest.approx((T3 + 0.005) * 730), "t3.large": None}
     leftovers = {f["id"] for f in found["findings"] if not f["live"]}
-    assert leftovers == {kept, root, ours_left, prefix["id"]}
+    ghost = items[f"s3://{BUCKET}/clusterous/ghost/"]
+    assert "1 unfinished upload(s)" in ghost["what"] and ghost["live"] is False
+    assert ghost["remove_with"] == f"clusterous destroy ghost --region {REGION}"
+    assert leftovers == {kept, root, ours_left, prefix["id"], ghost["id"]}
     assert found["leftover_monthly_usd"] == pytest.approx(
         round((50 + 20 + 8) * GP3 + 5000 / 2**30 * S3, 4)
     )
@@ -196,6 +201,7 @@ def test_finds_a_volume_and_a_prefix_left_behind_with_their_price_and_removes_th
     again = scan(cli_runner)
     assert [f["id"] for f in again["findings"] if not f["live"]] == []
     assert boto("s3").list_objects_v2(Bucket=BUCKET, Prefix=f"clusterous/{OLD}/")["KeyCount"] == 0
+    assert "Uploads" not in boto("s3").list_multipart_uploads(Bucket=BUCKET, Prefix="clusterous/")
 
 
 def test_the_table_shows_progress_leftovers_their_cost_and_numbered_commands(

@@ -48,6 +48,14 @@ def enabled_regions(clients: Clients) -> list[str]:
     return sorted(str(r["RegionName"]) for r in answer.get("Regions", []))
 
 
+def known_regions(clients: Clients) -> list[str]:
+    """Every region botocore knows in the partition of the clients' region (no call made):
+    for an identity not allowed DescribeRegions; those not enabled then refuse, one by one."""
+    boto = clients.session.boto
+    partition = boto.get_partition_for_region(clients.region)
+    return sorted(boto.get_available_regions("ec2", partition_name=partition))
+
+
 def scan_clients(clients: Clients, region: str) -> Clients:
     """Clients for one region of a scan: bounded retries and timeouts."""
     return clients.in_region(region, SCAN_ATTEMPTS, SCAN_TIMEOUTS)

@@ -246,6 +246,34 @@ def test_a_region_that_refuses_is_skipped_with_a_note_and_the_others_still_count
     assert "price unknown" in text.stdout
 
 
+def test_without_describe_regions_every_region_of_the_partition_is_looked_through(
+    live: ClusterState, cli_runner: Any, faulty_aws: Faults
+) -> None:
+    kept = plant_volume("volume", 5, **{"clusterous:keep": "true"})
+    faulty_aws.set(
+        NO_PRICE_LIST,
+        {"action": "DescribeRegions", "code": "UnauthorizedOperation"},
+        # the regions not enabled refuse (moto would answer, slowly, for all 34)
+        *(
+            {"action": "DescribeInstances", "code": "OptInRequired", "region": region}
+            for region in known_regions_but(*ENABLED)
+        ),
+    )
+    result = cli_runner("ls-clusters", "--all-regions", "--json")
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    assert "not allowed to call ec2:DescribeRegions" in result.stderr
+    assert set(found["regions"]) > set(ENABLED) and by_id(found)[kept]["live"] is False
+    assert set(found["skipped"]) == set(found["regions"]) - set(ENABLED)
+
+
+def known_regions_but(*regions: str) -> list[str]:
+    import boto3
+
+    known = boto3.session.Session().get_available_regions("ec2", partition_name="aws")
+    return [r for r in known if r not in regions]
+
+
 def test_a_leftover_named_like_a_cluster_here_gets_an_aws_command_and_destroy_refuses(
     live: ClusterState, cli_runner: Any
 ) -> None:

@@ -23,10 +23,12 @@ from typing import TYPE_CHECKING
 from clusterous import cancel
 from clusterous.aws.clients import Clients
 from clusterous.aws.ec2 import Instance, Volume
+from clusterous.aws.errors import AwsPermissionError
 from clusterous.aws.inventory import (
     Address,
     RegionContents,
     enabled_regions,
+    known_regions,
     region_contents,
     scan_clients,
 )
@@ -113,7 +115,7 @@ class AwsAccountScanner:
 
     def scan(self, say: Say) -> AccountScan:
         clients = self._clients()
-        regions = enabled_regions(clients)
+        regions = self._regions(clients, say)
         say(f"looking through {len(regions)} regions, {self.workers} at a time")
         progress = Progress(len(regions), say)
         jobs = [partial(self._look, clients, region, progress) for region in regions]
@@ -127,6 +129,13 @@ class AwsAccountScanner:
                 scan.found += billables(contents, prices.book(region))
         scan.found += self._prefixes(clients, prices, scan)
         return scan
+
+    def _regions(self, clients: Clients, say: Say) -> list[str]:
+        try:
+            return enabled_regions(clients)
+        except AwsPermissionError as problem:
+            say(f"{problem.what}: looking through every region of the partition instead")
+            return known_regions(clients)
 
     def _look(
         self, clients: Clients, region: str, progress: Progress

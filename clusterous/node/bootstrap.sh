@@ -121,6 +121,51 @@ reload_units() {
     UNITS_CHANGED=no
 }
 
+# --- timings ---------------------------------------------------------------
+
+# Microseconds of the wall clock, without a fork (bash 5's EPOCHREALTIME).
+now_us() {
+    local t=${EPOCHREALTIME/[.,]/}
+    printf -v "$1" '%s' "$((10#$t))"
+}
+
+# "1.23" for a number of microseconds.
+seconds_of() { printf '%d.%02d' "$(($1 / 1000000))" "$(($1 % 1000000 / 10000))"; }
+
+# A timing line, in the log only (stdout keeps one line a step): where a boot's
+# time goes, for people and for bench/ (grep 'timing:' in the log).
+timing() { printf 'clusterous-bootstrap: timing: %s\n' "$*" >>"$LOG"; }
+
+now_us STARTED_US
+STEP_STARTED_US=$STARTED_US
+
+# Begin the next step; the log says how long the last one took.
+step() {
+    local now
+    now_us now
+    timing "$STEP $(seconds_of $((now - STEP_STARTED_US))) s"
+    STEP=$1
+    STEP_STARTED_US=$now
+}
+
+# Where this run began on the node's timeline: seconds since its PID 1 started
+# (the instance's boot, the container's start). Linux counts /proc in 1/100 s.
+timing_start() {
+    local uptime stat
+    read -r uptime _ </proc/uptime
+    read -r -a stat </proc/1/stat
+    uptime=${uptime/./}
+    timing "started $(seconds_of $(((10#$uptime - stat[21]) * 10000))) s after the node's boot"
+}
+
+# The last step's time and the whole run's, before the ready line.
+timing_end() {
+    local now
+    step "done"
+    now_us now
+    timing "total $(seconds_of $((now - STARTED_US))) s"
+}
+
 # --- files -----------------------------------------------------------------
 
 # Write CONTENT (plus a final newline) to PATH only when it differs.
@@ -198,7 +243,7 @@ detect_instance_id() {
 }
 
 detect_advertise_addr() {
-    STEP="finding this node's address"
+    step "finding this node's address"
     if [ -z "$CLUSTEROUS_ADVERTISE_ADDR" ]; then
         CLUSTEROUS_ADVERTISE_ADDR=$(ip -4 route get 1 | sed -n 's/.* src \([0-9.]*\).*/\1/p' | head -n1)
         [ -n "$CLUSTEROUS_ADVERTISE_ADDR" ] \
@@ -288,7 +333,7 @@ apt_get() {
 }
 
 install_packages() {
-    STEP="installing packages"
+    step "installing packages"
     local package missing=()
     for package in $(wanted_packages); do
         is_installed "$package" || missing+=("$package")
@@ -320,7 +365,7 @@ EOF
 }
 
 install_host_key() {
-    STEP="installing the SSH host key"
+    step "installing the SSH host key"
     [ -n "$CLUSTEROUS_HOST_KEY" ] || return 0
     local key=$CLUSTEROUS_HOST_KEY public reload=no
     while [[ $key == *$'\n' ]]; do key=${key%$'\n'}; done
@@ -345,7 +390,7 @@ install_host_key() {
 reload_sshd() { systemctl reload-or-restart ssh; }
 
 authorize_key() {
-    STEP="authorizing the login key"
+    step "authorizing the login key"
     [ -n "$CLUSTEROUS_AUTHORIZED_KEY" ] || return 0
     local default_user
     authorize_key_for root
@@ -372,7 +417,7 @@ authorize_key_for() {
 # --- shared volume /data -----------------------------------------------------
 
 prepare_shared_data() {
-    STEP="preparing the shared volume /data"
+    step "preparing the shared volume /data"
     if [ -n "$CLUSTEROUS_SHARED_DEVICE" ]; then
         mount_shared_device
     elif [ "$CLUSTEROUS_NFS" = yes ] && [ "$CLUSTEROUS_ROLE" = node ] && ! data_from_host; then
@@ -473,7 +518,7 @@ EOF
 }
 
 point_registry_name() {
-    STEP="naming the registry in /etc/hosts"
+    step "naming the registry in /etc/hosts"
     if ! grep -qxF "$CLUSTEROUS_CONTROLLER_ADDR registry" /etc/hosts; then
         "$REGISTRY_NAME_SCRIPT"
         note_change "/etc/hosts"
@@ -512,7 +557,7 @@ EOF
 }
 
 configure_docker() {
-    STEP="configuring the Docker engine"
+    step "configuring the Docker engine"
     local restart=no
     put_file /etc/docker/daemon.json 0644 "$(daemon_json)"
     if [ "$CHANGED" = yes ]; then
@@ -549,7 +594,7 @@ wait_for_docker() {
 swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
 
 init_swarm() {
-    STEP="creating the Swarm"
+    step "creating the Swarm"
     local state arguments
     state=$(swarm_state)
     if [ "$state" = active ]; then
@@ -568,7 +613,7 @@ init_swarm() {
 }
 
 join_swarm() {
-    STEP="joining the Swarm"
+    step "joining the Swarm"
     local state
     state=$(swarm_state)
     if [ "$state" = active ]; then
@@ -651,7 +696,7 @@ EOF
 }
 
 start_registry() {
-    STEP="starting the image registry"
+    step "starting the image registry"
     local restart=no
     put_file "$REGISTRY_CONFIG" 0644 "$(registry_config)"
     [ "$CHANGED" = no ] || restart=yes
@@ -694,7 +739,7 @@ EOF
 }
 
 export_shared_data() {
-    STEP="exporting /data over NFS"
+    step "exporting /data over NFS"
     [ "$CLUSTEROUS_NFS" = yes ] || return 0
     if data_from_host; then
         say "nfs: not used, this host shares /data with every node itself ($DATA_FROM_HOST)"
@@ -955,7 +1000,7 @@ lease_parameters() {
 # First of all (it needs nothing installed): a node whose bootstrap fails later,
 # with no one left to destroy it, still ends with its lease.
 install_lease() {
-    STEP="installing the lease"
+    step "installing the lease"
     lease_parameters
     put_lease_files
     reload_units
@@ -965,7 +1010,7 @@ install_lease() {
 }
 
 publish_lease() {
-    STEP="publishing the lease in /data"
+    step "publishing the lease in /data"
     "$LEASE_SCRIPT" publish
 }
 
@@ -1160,7 +1205,7 @@ bake_observability_unit_files() {
 
 # Before the packages: a package that starts its daemon finds the drop-in.
 install_observability_unit_files() {
-    STEP="installing the logging and metrics units"
+    step "installing the logging and metrics units"
     local path render
     while read -r path && read -r render; do
         put_unit_file "$path" "$("$render")"
@@ -1241,7 +1286,7 @@ put_observability_file() {
 }
 
 start_observability() {
-    STEP="starting central logging and metrics"
+    step "starting central logging and metrics"
     local RESTART=() START=(prometheus-node-exporter)
     if logging_on; then
         put_observability_file "$JOURNAL_UPLOAD_CONF" "$(journal_upload_conf)" systemd-journal-upload
@@ -1278,7 +1323,7 @@ start_observability() {
 # Every service of this node written and enabled in one go (a daemon-reload
 # costs about a second on a busy node): they come back by themselves at boot.
 install_units() {
-    STEP="installing the node's systemd units"
+    step "installing the node's systemd units"
     local units=(clusterous-registry-name docker)
     put_file "$REGISTRY_NAME_SCRIPT" 0755 "$(registry_name_script)"
     [ "$CHANGED" = no ] || note_change "$REGISTRY_NAME_SCRIPT"
@@ -1337,6 +1382,7 @@ main() {
     mkdir -p "$(dirname "$LOG")"
     umask 022
     have_systemd || fail "this node does not run systemd; clusterous nodes boot with systemd and cloud-init, as EC2 instances do"
+    timing_start
     default_parameters
     check_parameters
     say "configuring $CLUSTEROUS_NODE ($CLUSTEROUS_ROLE, group $CLUSTEROUS_GROUP) of cluster $CLUSTEROUS_CLUSTER"
@@ -1359,12 +1405,13 @@ main() {
         join_swarm
     fi
     start_observability
-    STEP="finishing"
+    step "finishing"
     if [ "${#CHANGES[@]}" -eq 0 ]; then
         say "nothing changed"
     else
         say "changed: $(join_lines ', ' "${CHANGES[@]}")"
     fi
+    timing_end
     say "ready"
 }
 

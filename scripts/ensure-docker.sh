@@ -2,9 +2,17 @@
 # Make sure a Docker Engine answers on this machine: install Debian's docker.io
 # when it is missing (as root, on a Debian-like system) and start dockerd when it
 # is not running. Used by `make test`, `make demo` and CI.
+#
+# A dockerd this script starts itself (no systemd) runs in the background with
+# its PID in CLUSTEROUS_DOCKERD_PIDFILE: stopping that PID and running the script
+# again restarts the engine the way it was started (tests/e2e/engine.py does).
+# CLUSTEROUS_DOCKERD_ARGS adds arguments, for a second engine beside the usual
+# one (its own -H socket, --data-root, --exec-root; DOCKER_HOST points at it).
 set -euo pipefail
 
 log=${CLUSTEROUS_DOCKERD_LOG:-/var/log/clusterous-dockerd.log}
+pidfile=${CLUSTEROUS_DOCKERD_PIDFILE:-/run/clusterous-dockerd.pid}
+read -r -a extra_args <<<"${CLUSTEROUS_DOCKERD_ARGS:-}"
 
 engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
 
@@ -40,8 +48,9 @@ if ! engine_answers; then
         echo "  -> sudo systemctl start docker (or start Docker Desktop), then run this again." >&2
         exit 1
     fi
-    echo "docker: starting dockerd in the background (log: $log)"
-    nohup dockerd >"$log" 2>&1 &
+    echo "docker: starting dockerd in the background (log: $log, pid in $pidfile)"
+    # dockerd writes its PID there itself, and removes the file when it stops.
+    nohup dockerd --pidfile "$pidfile" "${extra_args[@]}" >"$log" 2>&1 &
 fi
 for _ in $(seq 1 60); do
     if engine_answers; then

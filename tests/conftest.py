@@ -32,6 +32,14 @@ OTHER_ACCOUNT = "333344445555"
 ALLOWED_AWS_HOSTS = frozenset({"127.0.0.1"})
 
 
+# ---------------------------------------------------------------- order
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the Docker engine run last: every container on it stops."""
+    items.sort(key=lambda item: item.get_closest_marker("engine_restart") is not None)
+
+
 # ---------------------------------------------------------------- home and CLI
 
 

@@ -22,10 +22,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,20 +38,29 @@ TARGET_RATIO = 1.5
 UNITS = ("clusterous-await-launch", "cloud-init", "cloud-final", "containerd", "docker")
 
 
+CLI_CPU: list[float] = []  # CPU seconds of each CLI command run, in order
+
+
 def cli(home: Path, *args: str) -> tuple[float, str]:
     """One CLI command: its wall time and output; fails loudly when the command fails."""
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "clusterous", *args],
-        env={**os.environ, "CLUSTEROUS_HOME": str(home), "NO_COLOR": "1"},
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
-    elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return elapsed, done.stdout
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "clusterous", *args],
+            env={**os.environ, "CLUSTEROUS_HOME": str(home), "NO_COLOR": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        _, status, used = os.wait4(process.pid, 0)  # this command's own CPU time
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        output = out.read()
+    CLI_CPU.append(used.ru_utime + used.ru_stime)
+    if process.returncode != 0:
+        raise SystemExit(f"clusterous {' '.join(args)} failed:\n{output}")
+    return elapsed, output
 
 
 def profile(home: Path, name: str, workers: int) -> Path:
@@ -65,6 +76,7 @@ def docker(*args: str) -> str:
     return subprocess.run(["docker", *args], capture_output=True, text=True).stdout
 
 
+STEP_LINE = re.compile(r"^(.*?) ([0-9.]+) s( after the node's boot)?$")
 NODE_SCRIPT = (
     "read -r up _ </proc/uptime; read -r -a st </proc/1/stat; echo boot ${st[21]}; "
     "echo cpu $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null "
@@ -75,39 +87,131 @@ NODE_SCRIPT = (
 )
 
 
-def node_timeline(container: str) -> dict[str, Any]:
-    """Where one node's time went: systemd's units in seconds from the node's boot."""
+def node_timeline(container: str, cpu: list[tuple[float, float]]) -> dict[str, Any]:
+    """Where one node's time went, in seconds from its boot, and its CPU seconds in each phase."""
     lines = docker("exec", container, "bash", "-c", NODE_SCRIPT).splitlines()
     boot = int(lines[0].split()[1]) / 100  # PID 1's start, in seconds of the host's uptime
-    units = {}
+    stamps: dict[str, list[float | None]] = {}
     for line in lines[2:]:
         if line.startswith("unit "):
-            _, unit, *stamps = line.split()
-            units[unit] = [round(int(v) / 1e6 - boot, 2) if v != "0" else None for v in stamps]
+            _, unit, *values = line.split()
+            stamps[unit] = [int(v) / 1e6 if v != "0" else None for v in values]
     steps = [line.split("timing: ", 1)[1] for line in lines if "timing: " in line]
-    cpu = int(lines[1].split()[1]) / 1e9
-    return {"units": units, "bootstrap": steps, "cpu_seconds": round(cpu, 2)}
+    units = {u: [round(t - boot, 2) if t else None for t in ts] for u, ts in stamps.items()}
+    timeline = {"units": units, "bootstrap": steps, "cpu_seconds": int(lines[1].split()[1]) / 1e9}
+    if cpu:
+        timeline["cpu_phases"] = cpu_phases(boot, stamps, steps, cpu)
+    return timeline
 
 
-def timelines(cluster: str) -> dict[str, Any]:
+def cpu_phases(
+    boot: float,
+    stamps: dict[str, list[float | None]],
+    steps: list[str],
+    cpu: list[tuple[float, float]],
+) -> dict[str, float]:
+    """CPU seconds the node used from its boot to its seed, in cloud-init, in the bootstrap ..."""
+    said = {m[1]: float(m[2]) for m in map(STEP_LINE.match, steps) if m}
+    began = boot + said.get("started", 0.0)
+    marks = [
+        ("booting and waiting for the seed", stamps["cloud-init"][0]),
+        ("cloud-init's network stage", stamps["cloud-init"][1]),
+        ("up to the bootstrap", began),
+        ("bootstrap", began + said.get("total", 0.0)),
+        ("after the bootstrap", cpu[-1][0]),
+    ]
+    phases, last = {}, cpu_at(cpu, boot)
+    for name, when in marks:
+        now = cpu_at(cpu, when or boot)
+        phases[name] = round(now - last, 2)
+        last = now
+    return phases
+
+
+def cpu_at(samples: list[tuple[float, float]], when: float) -> float:
+    """The CPU seconds used by ``when`` (linear between samples)."""
+    before = [s for s in samples if s[0] <= when] or samples[:1]
+    after = [s for s in samples if s[0] >= when] or samples[-1:]
+    (t0, c0), (t1, c1) = before[-1], after[0]
+    return c0 if t1 == t0 else c0 + (c1 - c0) * (when - t0) / (t1 - t0)
+
+
+class CpuSampler(threading.Thread):
+    """Each node container's CPU seconds over time, from the host's cgroups (v1, cgroupfs)."""
+
+    def __init__(self, cluster: str) -> None:
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.samples: dict[str, list[tuple[float, float]]] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        names: dict[str, str] = {}
+        listed = 0.0
+        while not self.done.wait(0.2):
+            if time.monotonic() - listed > 1.0:
+                out = docker(
+                    "ps",
+                    "--no-trunc",
+                    "--filter",
+                    f"label=clusterous.cluster={self.cluster}",
+                    "--format",
+                    "{{.ID}} {{.Names}}",
+                )
+                names = dict(line.split() for line in out.splitlines())
+                listed = time.monotonic()
+            for cid, name in names.items():
+                usage = Path(f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage")
+                try:
+                    value = int(usage.read_text()) / 1e9
+                except (OSError, ValueError):
+                    continue
+                self.samples.setdefault(name, []).append((time.monotonic(), value))
+
+
+def timelines(cluster: str, sampler: CpuSampler) -> dict[str, Any]:
     listing = docker(
         "ps", "--filter", f"label=clusterous.cluster={cluster}", "--format", "{{.Names}}"
     )
-    return {name.rsplit(f"{cluster}-", 1)[-1]: node_timeline(name) for name in listing.split()}
+    return {
+        name.rsplit(f"{cluster}-", 1)[-1]: node_timeline(name, sampler.samples.get(name, []))
+        for name in listing.split()
+    }
 
 
 def one_create(home: Path, workers: int, with_timeline: bool) -> dict[str, Any]:
     name = f"ratio-{uuid.uuid4().hex[:6]}-{workers}"
+    sampler = CpuSampler(name)
+    if with_timeline:
+        sampler.start()
     seconds, output = cli(home, "create", str(profile(home, name, workers)))
+    sampler.done.set()
     run: dict[str, Any] = {"workers": workers, "seconds": round(seconds, 2)}
-    run["steps"] = [line.strip() for line in output.splitlines() if "✓" in line or "ready" in line]
+    run["cli_cpu_seconds"] = round(CLI_CPU[-1], 2)
+    run["steps"] = [line.strip() for line in output.splitlines() if " s)" in line]
     try:
         if with_timeline:
-            run["nodes"] = timelines(name)
+            sampler.join()
+            run["nodes"] = timelines(name, sampler)
     finally:
         cli(home, "destroy", name, "--yes")
-    print(f"create, {workers} workers: {seconds:.2f} s", flush=True)
+    print(f"create, {workers} workers: {seconds:.2f} s (CLI CPU {CLI_CPU[-2]:.1f} s)", flush=True)
+    if with_timeline:
+        print_cpu(run["nodes"])
     return run
+
+
+def print_cpu(nodes: dict[str, Any]) -> None:
+    """The nodes' CPU seconds in all, and a worker's on average in each phase."""
+    total = sum(n["cpu_seconds"] for n in nodes.values())
+    print(f"  CPU seconds of all nodes: {total:.1f}")
+    workers = [
+        n["cpu_phases"]
+        for name, n in nodes.items()
+        if "cpu_phases" in n and name.startswith("worker")
+    ]
+    for phase in workers[0] if workers else ():
+        print(f"  a worker, {phase}: {statistics.mean(w[phase] for w in workers):.2f}")
 
 
 def main() -> None:

@@ -173,9 +173,11 @@ timing_end() {
 # replacing it: a container's /etc/hosts is a bind mount that cannot be renamed
 # over.
 put_file() {
-    local path=$1 mode=$2 content=$3 how=${4:-replace} tmp
+    local path=$1 mode=$2 content=$3 how=${4:-replace} tmp current=""
     CHANGED=no
-    if [ -f "$path" ] && printf '%s\n' "$content" | cmp -s - "$path"; then
+    # Compared with bash's own read (no process: a boot writes dozens of files).
+    [ ! -f "$path" ] || IFS= read -r -d '' current <"$path" || true
+    if [ -f "$path" ] && [ "$current" = "$content"$'\n' ]; then
         chmod "$mode" "$path"
         return 0
     fi
@@ -323,8 +325,16 @@ wanted_packages() {
     printf '%s\n' "${packages[@]}"
 }
 
-is_installed() {
-    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = installed ]
+# The packages among the arguments that are not installed, one dpkg-query for all.
+missing_packages() {
+    local package name status
+    local -A installed=()
+    while read -r name status; do
+        [ "$status" != installed ] || installed[$name]=1
+    done < <(dpkg-query -W -f='${Package} ${db:Status-Status}\n' "$@" 2>/dev/null || true)
+    for package in "$@"; do
+        [ -n "${installed[$package]:-}" ] || printf '%s\n' "$package"
+    done
 }
 
 apt_get() {
@@ -334,10 +344,9 @@ apt_get() {
 
 install_packages() {
     step "installing packages"
-    local package missing=()
-    for package in $(wanted_packages); do
-        is_installed "$package" || missing+=("$package")
-    done
+    local wanted missing
+    mapfile -t wanted < <(wanted_packages)
+    mapfile -t missing < <(missing_packages "${wanted[@]}")
     if [ "${#missing[@]}" -eq 0 ]; then
         say "packages: all present"
         return 0

@@ -7,7 +7,10 @@ measures, with the node image already built:
   * create of a controller + 1 master + 2 workers, then its destroy,
   * create of a controller + 1 master + 6 workers, then its destroy.
 Each group is one run_instances whose nodes boot their user-data in
-parallel, so 6 workers should cost at most 1.5x the time of 2. Each figure is
+parallel, so 6 workers should cost at most 1.5x the time of 2 (on a 2-core
+machine the boots share the CPUs: the ratio follows each node's boot CPU, see
+bench/create_ratio.py). The sizes alternate within each round (2, 6, 2, 6 ...),
+so both see the same load on a shared machine. Each figure is
 the median of --repeat runs of the `clusterous` command as a user types it
 (process start included). Prints a table and writes JSON to
 bench/results/aws_twin.json. Needs root (loop devices) and a Docker engine.

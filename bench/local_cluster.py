@@ -6,7 +6,11 @@ Measures, on the real Docker engine and with the node image already built:
   * add-nodes 1 on that cluster,
   * destroy of it,
   * create with 2 and with 6 workers (nodes boot in parallel, so 6 should cost
-    at most 1.5x the time of 2).
+    at most 1.5x the time of 2). On a 2-core machine the nodes' boots share
+    the CPUs, so the ratio follows the CPU each worker's boot costs; on a
+    shared, loaded machine bench/create_ratio.py measures the two sizes
+    alternately, under the same load, and shows where each node's time and
+    CPU went.
 Each measurement is the median of --repeat runs of the `clusterous` command
 as a user types it (process start included). Prints a table and writes JSON
 to bench/results/local_cluster.json.

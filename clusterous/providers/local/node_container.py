@@ -10,15 +10,16 @@ place in the launch, and ``user-data`` as EC2 would hand it over. The seed is
 copied into the container (a remote engine works too), before it starts or,
 for a node started ahead of its launch, later: its cloud-init waits for it.
 A node with a CPU count is pinned to that many of the host's CPUs, so its
-own dockerd, and Swarm through it, sees exactly its instance type's CPUs.
+own dockerd, and Swarm through it, sees exactly its instance type's CPUs;
+consecutive nodes start on different CPUs.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import math
 import tarfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -72,15 +73,18 @@ def nocloud_seed(
     }
 
 
-def cpuset_for(cpus: float, host_cpus: int, name: str) -> str:
+def cpuset_for(cpus: float, host_cpus: int, address: str) -> str:
     """``cpus`` of the host's CPUs (all of them at most), e.g. "1,2" for 2 CPUs.
 
     Pinning is what makes the node's ``docker info`` (and Swarm's node
     resources) report the node's own CPU count: a CFS quota alone leaves it
-    the host's. Nodes start at a CPU chosen from their name, so they spread.
+    the host's. A node starts at the CPU its address picks: nodes of a cluster
+    have consecutive addresses, so consecutive nodes start on different CPUs
+    and a launch's boots share the machine evenly. (A hash of the name put
+    worker-1, -2 and -3 of every cluster on one CPU of two.)
     """
     count = min(host_cpus, max(1, math.ceil(cpus)))
-    first = zlib.crc32(name.encode()) % host_cpus
+    first = int(ipaddress.IPv4Address(address)) % host_cpus
     return ",".join(str((first + i) % host_cpus) for i in range(count))
 
 
@@ -109,7 +113,7 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         mounts=[Mount(m.target, m.source, type=m.kind) for m in spec.mounts],
         port_bindings={22: ("127.0.0.1", spec.ssh_port)} if spec.ssh_port else {},
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-        cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.name) if spec.cpus else None,
+        cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.address) if spec.cpus else None,
         mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         # The node comes back after a restart of the engine (systemd stopped by the engine

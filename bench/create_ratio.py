@@ -125,6 +125,14 @@ def cpu_phases(
         now = cpu_at(cpu, when or boot)
         phases[name] = round(now - last, 2)
         last = now
+    # The bootstrap's steps (samples every 0.2 s: a rough split of its CPU).
+    at = began
+    for m in map(STEP_LINE.match, steps):
+        if m and m[1] not in ("started", "total"):
+            phases[f"  bootstrap: {m[1]}"] = round(
+                cpu_at(cpu, at + float(m[2])) - cpu_at(cpu, at), 2
+            )
+            at += float(m[2])
     return phases
 
 

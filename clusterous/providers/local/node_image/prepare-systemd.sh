@@ -7,6 +7,10 @@
 #   The user-data still runs in cloud-final, as on EC2.
 # - No cloud-init-local stage either: NoCloud is found in the network stage
 #   just as well.
+# - No systemd-networkd: the engine gives the container its network, and
+#   cloud-init writes no network configuration here (cloud.cfg); no utmp
+#   records of runlevels either. Every unit a node starts costs CPU while its
+#   neighbours boot on the same cores.
 # - Docker, the registry and the unit that names the registry start at boot
 #   only once the user-data has configured them (each unit's condition is its
 #   configuration file, see bootstrap.sh), so a first boot starts each once.
@@ -19,6 +23,8 @@ for unit in getty@tty1.service console-getty.service systemd-logind.service \
     sys-kernel-config.mount sys-kernel-debug.mount sys-kernel-tracing.mount \
     dev-hugepages.mount cloud-config.service cloud-init-local.service \
     modprobe@loop.service modprobe@dm_mod.service modprobe@fuse.service \
-    modprobe@efi_pstore.service modprobe@configfs.service modprobe@drm.service; do
+    modprobe@efi_pstore.service modprobe@configfs.service modprobe@drm.service \
+    systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service \
+    systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
     systemctl mask "$unit" >/dev/null 2>&1 || true
 done

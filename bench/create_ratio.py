@@ -72,7 +72,7 @@ def profile(home: Path, name: str, workers: int) -> Path:
 
 
 def docker(*args: str) -> str:
-    """The docker CLI (bench/logging.py hides the standard logging the SDK needs)."""
+    """The docker CLI: a bench script stays free of the SDK's imports and their time."""
     return subprocess.run(["docker", *args], capture_output=True, text=True).stdout
 
 

@@ -9,7 +9,7 @@ controller (systemd-journal-remote's store), until the count stops growing.
 Prints lines sent against lines found (and distinct lines, which would show a
 duplicate) and writes JSON to bench/results/logging.json.
 
-    python bench/logging.py [--rate 1000] [--seconds 60]
+    python bench/central_logging.py [--rate 1000] [--seconds 60]
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ FLOORS: list[set[str]] = [
     {"__main__"},
     {"cli"},
     {"operations"},
+    {"jobs"},
     {"environments"},
     {"manager"},
     {"providers"},

@@ -97,6 +97,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "clusterous.cli.tunnel_cmd:tunnel",
         "List the tunnels of the running environment; re-open those that died.",
     ),
+    "submit": (
+        "clusterous.cli.submit_cmd:submit",
+        "Queue COMMAND as a batch job ({i} is the array index); print its id and return.",
+    ),
+    "jobs": (
+        "clusterous.cli.jobs_cmd:jobs",
+        "List the cluster's batch jobs with their task counts; show, wait, cancel, retry one.",
+    ),
     "logs": (
         "clusterous.cli.logs_cmd:logs",
         "Print COMPONENT's output, each line prefixed with its node.",

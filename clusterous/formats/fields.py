@@ -236,3 +236,29 @@ def parse_volume_size(value: object) -> int:
 InstanceType = Annotated[str, BeforeValidator(parse_instance_type)]
 Word = Annotated[str, BeforeValidator(parse_word)]
 Text = Annotated[str, BeforeValidator(parse_text)]
+
+
+MAX_ARRAY_TASKS = 100_000
+_ARRAY_PART_RE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+def parse_array(value: object) -> list[int]:
+    """A job array: "1-1000", or indices and ranges joined by commas ("1,5,10-20")."""
+    text = str(value).strip() if isinstance(value, str | int) else ""
+    indices: list[int] = []
+    for part in text.split(","):
+        match = _ARRAY_PART_RE.fullmatch(part.strip())
+        if not match:
+            raise ValueError(
+                f'expected a range such as "1-1000" or a list such as "1,5,10-20", '
+                f"got {describe(value)}"
+            )
+        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
+        if last < first:
+            raise ValueError(
+                f"the range {part.strip()} ends before it starts: write {last}-{first}"
+            )
+        indices.extend(range(first, last + 1))
+        if len(indices) > MAX_ARRAY_TASKS:
+            raise ValueError(f"at most {MAX_ARRAY_TASKS} tasks in one job, got more")
+    return sorted(set(indices))

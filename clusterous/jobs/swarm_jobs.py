@@ -1,0 +1,157 @@
+"""A job's rounds as ``replicated-job`` services on the controller's Swarm: create, read, remove.
+
+One service create per round, whatever its size: Swarm makes the tasks and
+queues those that do not fit the CPU and memory reservations until a node has
+room. Every task may run at once (MaxConcurrent is the round's size): the
+reservations, not a count, are what limit a node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from clusterous.environments.deploy import VOLUME_TARGETS
+from clusterous.formats.fields import parse_array
+from clusterous.jobs.spec import (
+    COMMAND_LABEL,
+    CPUS_LABEL,
+    GROUP_LABEL,
+    INDICES_LABEL,
+    JOB_ID_LABEL,
+    JOB_NAME_LABEL,
+    RETRIES_LABEL,
+    ROUND_LABEL,
+    SUBMITTED_LABEL,
+    WRAPPER,
+    JobRound,
+    compact,
+    round_variables,
+)
+
+if TYPE_CHECKING:
+    import docker
+
+
+@dataclass(frozen=True)
+class RoundView:
+    """A round read back from its service's labels."""
+
+    job_id: str
+    name: str
+    number: int
+    service: str
+    indices: tuple[int, ...]
+    command: str
+    submitted_at: float
+    retries: int
+    group: str
+    cpus: float | None
+    image: str
+
+    @classmethod
+    def of(cls, service: Any) -> RoundView:
+        spec = service.attrs.get("Spec", {})
+        labels = spec.get("Labels") or {}
+        image = spec.get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
+        return cls(
+            job_id=labels[JOB_ID_LABEL],
+            name=labels.get(JOB_NAME_LABEL, ""),
+            number=int(labels.get(ROUND_LABEL, "0")),
+            service=spec.get("Name", service.name),
+            indices=tuple(parse_array(labels.get(INDICES_LABEL, "0"))),
+            command=labels.get(COMMAND_LABEL, ""),
+            submitted_at=float(labels.get(SUBMITTED_LABEL, "0")),
+            retries=int(labels.get(RETRIES_LABEL, "0")),
+            group=labels.get(GROUP_LABEL, ""),
+            cpus=float(labels[CPUS_LABEL]) if labels.get(CPUS_LABEL) else None,
+            image=image.split("@")[0],
+        )
+
+
+def create_round(client: docker.DockerClient, job: JobRound) -> None:
+    from docker.types import Mount, Resources, RestartPolicy, ServiceMode
+
+    request = job.request
+    size = len(job.indices)
+    client.services.create(
+        job.image,
+        args=["/bin/sh", "-c", WRAPPER],
+        name=job.service,
+        labels=job.labels(),
+        container_labels={JOB_ID_LABEL: job.job_id},
+        mode=ServiceMode("replicated-job", size, concurrency=size),
+        constraints=[job.constraint],
+        mounts=[Mount(t, "/data", type="bind") for t in VOLUME_TARGETS],
+        resources=Resources(
+            cpu_reservation=round(request.cpus * 1e9) if request.cpus else None,
+            mem_reservation=request.memory_bytes,
+        ),
+        # The wrapper retries; Swarm's re-run of a failed task reads the recorded outcome.
+        restart_policy=RestartPolicy(condition="none"),
+        env=[f"{k}={v}" for k, v in job.environment().items()],
+        workdir=request.workdir,
+        init=True,  # signals reach the command: cancel stops it at once
+    )
+
+
+def create_retry(client: docker.DockerClient, base: Any, number: int, indices: list[int]) -> str:
+    """A new round of the job whose first service is ``base``: the same task, other indices."""
+    from docker.types import ServiceMode
+
+    spec = base.attrs["Spec"]
+    template = dict(spec["TaskTemplate"])
+    container = dict(template["ContainerSpec"])
+    service = f"{spec['Labels'][JOB_ID_LABEL]}-r{number}"
+    kept = [
+        e
+        for e in container.get("Env") or []
+        if e.split("=", 1)[0] not in ("CLUSTEROUS_JOB_ROUND", "CLUSTEROUS_JOB_FIRST")
+        and e.split("=", 1)[0] != "CLUSTEROUS_JOB_INDICES"
+    ]
+    fresh = round_variables(service, tuple(indices))
+    container["Env"] = kept + [f"{k}={v}" for k, v in fresh.items()]
+    template["ContainerSpec"] = container
+    labels = {**spec["Labels"], ROUND_LABEL: str(number), INDICES_LABEL: compact(indices)}
+    client.api.create_service(
+        template,
+        name=service,
+        labels=labels,
+        mode=ServiceMode("replicated-job", len(indices), concurrency=len(indices)),
+    )
+    return service
+
+
+def job_services(client: docker.DockerClient, job_id: str | None = None) -> list[Any]:
+    wanted = f"{JOB_ID_LABEL}={job_id}" if job_id else JOB_ID_LABEL
+    return list(client.services.list(filters={"label": wanted}))
+
+
+def rounds(client: docker.DockerClient, job_id: str | None = None) -> dict[str, list[RoundView]]:
+    """job id -> its rounds, oldest first."""
+    found: dict[str, list[RoundView]] = {}
+    for service in job_services(client, job_id):
+        view = RoundView.of(service)
+        found.setdefault(view.job_id, []).append(view)
+    for views in found.values():
+        views.sort(key=lambda v: v.number)
+    return found
+
+
+def round_tasks(
+    client: docker.DockerClient, services: list[str]
+) -> dict[str, list[dict[str, Any]]]:
+    return {name: list(client.api.tasks(filters={"service": name})) for name in services}
+
+
+def remove(client: docker.DockerClient, job_id: str) -> list[str]:
+    import docker as docker_sdk
+
+    removed = []
+    for service in job_services(client, job_id):
+        try:
+            service.remove()
+        except docker_sdk.errors.NotFound:
+            continue
+        removed.append(service.name)
+    return removed

@@ -1,0 +1,194 @@
+"""Batch job use cases: submit, list, show, logs, cancel, wait, retry.
+
+Every fact about a job is read back from the cluster (its services' labels,
+Swarm's tasks, the wrapper's records under /data/.clusterous/jobs), so a job
+lives on without the laptop, and any machine with the cluster's files sees it.
+Input is checked before anything is created: the array, the group, the CPUs a
+task asks (against the nodes, naming the types that would fit), the image.
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from clusterous import cancel
+from clusterous.errors import InputError, NotFoundError
+from clusterous.jobs import swarm_jobs
+from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, parse_records, summarize
+from clusterous.jobs.request import from_options
+from clusterous.jobs.spec import RECORDS_DIR, JobRequest, compact, first_round, new_job_id
+from clusterous.jobs.swarm_jobs import RoundView
+from clusterous.operations.environments import engine
+from clusterous.operations.handle import ClusterHandle
+
+if TYPE_CHECKING:
+    import docker
+
+    from clusterous.remote.ssh import Session
+
+DEFAULT_IMAGE = "debian:bookworm-slim"
+POLL_SECONDS = 2.0
+# The CLI builds a request from its options with the checks of jobs/request.py.
+request_from_options = from_options
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str
+    tasks: int
+    image: str
+    group: str
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    summary: JobSummary
+    rows: list[TaskRow]
+
+
+def submit(handle: ClusterHandle, request: JobRequest) -> Submitted:
+    """Check the request, then create the job's first round: one service, however many tasks."""
+    from clusterous.jobs.checks import check_cpus, choose_group, resolve_image
+
+    state = handle.state()
+    group = choose_group(state, request.group)
+    with engine(handle) as (_, client):
+        check_cpus(client, handle.provider.catalog, state, group, request.cpus)
+        image = resolve_image(client, request.image or DEFAULT_IMAGE, request.image is None)
+        job = first_round(new_job_id(), request, image, group)
+        swarm_jobs.create_round(client, job)
+    return Submitted(job.job_id, len(job.indices), image, group)
+
+
+def list_jobs(handle: ClusterHandle) -> list[JobSummary]:
+    with engine(handle) as (session, client):
+        found = swarm_jobs.rounds(client)
+        details = [_detail(session, client, views) for views in found.values()]
+    return sorted((d.summary for d in details), key=lambda s: s.submitted_at)
+
+
+def show(handle: ClusterHandle, job: str) -> JobDetail:
+    with engine(handle) as (session, client):
+        return _detail(session, client, _rounds_of(client, job))
+
+
+def _detail(session: Session, client: docker.DockerClient, views: list[RoundView]) -> JobDetail:
+    from clusterous.environments.swarm_apps import node_names
+
+    services = [v.service for v in views]
+    tasks = swarm_jobs.round_tasks(client, services)
+    records = parse_records(read_records(session, services))
+    rows = job_rows(views, tasks, records, node_names(client))
+    return JobDetail(summarize(views, rows, time.time()), rows)
+
+
+def read_records(session: Session, services: list[str]) -> str:
+    """What the wrapper recorded for these rounds, as grep prints it (ROUND/INDEX:line)."""
+    names = " ".join(shlex.quote(s) for s in services)
+    command = f"cd {RECORDS_DIR} 2>/dev/null && grep -r --exclude='*.part' '' {names} 2>/dev/null"
+    return session.run(command, timeout=60).stdout
+
+
+def _rounds_of(client: docker.DockerClient, job: str) -> list[RoundView]:
+    """The rounds of the job with this id or name."""
+    every = swarm_jobs.rounds(client)
+    if job in every:
+        return every[job]
+    named = [views for views in every.values() if views[0].name == job]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        ids = ", ".join(views[0].job_id for views in named)
+        raise InputError(f"several jobs are named {job!r}: {ids}", None, "use the job's id")
+    known = ", ".join(sorted(every)) or "none"
+    raise NotFoundError(f"no job {job!r} on cluster", f"its jobs: {known}", "see 'clusterous jobs'")
+
+
+def logs(handle: ClusterHandle, job: str, task: int | None, on_line: Callable[[str], None]) -> None:
+    """The job's output (every round), or the output of one array index."""
+    from clusterous.environments.logs import lines_of
+
+    with engine(handle) as (session, client):
+        views = _rounds_of(client, job)
+        wanted: set[str] | None = None
+        if task is not None:
+            wanted = _task_ids(session, client, views, task)
+        for view in views:
+            raw = client.api.service_logs(
+                view.service, details=True, stdout=True, stderr=True, timestamps=False
+            )
+            for line in lines_of(raw):
+                head, _, text = line.partition(" ")
+                if wanted is None or any(f"com.docker.swarm.task.id={t}" in head for t in wanted):
+                    on_line(text)
+
+
+def _task_ids(
+    session: Session, client: docker.DockerClient, views: list[RoundView], task: int
+) -> set[str]:
+    rows = {row.index: row for row in _detail(session, client, views).rows}
+    if task not in rows:
+        raise InputError(
+            f"job {views[0].job_id} has no task {task}",
+            f"its indices: {views[0].indices[0]}-{views[0].indices[-1]}",
+            "pick an index 'clusterous jobs show' lists",
+        )
+    ids: set[str] = set()
+    for view in views:
+        tasks = swarm_jobs.round_tasks(client, [view.service])[view.service]
+        if task in view.indices:
+            slot = view.indices.index(task)
+            ids |= {t["ID"] for t in tasks if int(t.get("Slot", 0)) == slot}
+    return ids
+
+
+def cancel_job(handle: ClusterHandle, job: str) -> list[str]:
+    """Remove the job's services: Swarm stops its running tasks, pending ones never start."""
+    with engine(handle) as (_, client):
+        views = _rounds_of(client, job)
+        return swarm_jobs.remove(client, views[0].job_id)
+
+
+def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:
+    """A new round of the job for its failed and lost indices; (job id, indices)."""
+    with engine(handle) as (session, client):
+        views = _rounds_of(client, job)
+        rows = _detail(session, client, views).rows
+        indices = [row.index for row in rows if row.state in ("failed", "lost")]
+        job_id = views[0].job_id
+        if not indices:
+            raise InputError(
+                f"job {job_id} has no failed task to retry",
+                None,
+                f"see 'clusterous jobs show {job_id}'",
+            )
+        base = next(s for s in swarm_jobs.job_services(client, job_id) if s.name == job_id)
+        swarm_jobs.create_retry(client, base, views[-1].number + 1, indices)
+    return job_id, indices
+
+
+def wait(
+    handle: ClusterHandle,
+    job: str,
+    on_progress: Callable[[JobSummary], None],
+    sleep: Callable[[float], None] = cancel.sleep,
+    every: float = POLL_SECONDS,
+) -> JobSummary:
+    """Until no task is pending or running; Ctrl-C stops the waiting, not the job."""
+    with engine(handle) as (session, client):
+        while True:
+            summary = _detail(session, client, _rounds_of(client, job)).summary
+            on_progress(summary)
+            if summary.finished:
+                return summary
+            sleep(every)
+
+
+__all__ = [
+    "JobDetail", "JobSummary", "Submitted", "cancel_job", "compact", "list_jobs", "logs",
+    "request_from_options", "retry_failed", "show", "submit", "wait",
+]  # fmt: skip

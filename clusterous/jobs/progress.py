@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 
 from clusterous.jobs.swarm_jobs import RoundView
@@ -81,14 +80,6 @@ class JobSummary:
     @property
     def succeeded(self) -> bool:
         return self.finished and self.counts.get("done", 0) == self.total
-
-
-def swarm_time(text: str) -> float:
-    """Swarm's nanosecond RFC 3339 time -> epoch seconds."""
-    head, _, rest = text.partition(".")
-    fraction = "".join(c for c in rest if c.isdigit())[:6]
-    stamp = datetime.fromisoformat(f"{head}.{fraction or '0'}+00:00")
-    return stamp.timestamp()
 
 
 def _newest_by_slot(tasks: Sequence[Mapping[str, Any]]) -> dict[int, list[Mapping[str, Any]]]:

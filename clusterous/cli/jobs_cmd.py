@@ -39,10 +39,14 @@ def jobs(ctx: click.Context, as_json: bool, cluster: str | None) -> None:
     columns = ["JOB", "NAME", "PENDING", "RUNNING", "DONE", "FAILED", "ELAPSED", "COMMAND"]
     rows = [
         [s.job_id, s.name or "-", s.counts["pending"], s.counts["running"], s.counts["done"],
-         s.counts["failed"] + s.counts["lost"], duration(s.elapsed), s.command]
+         s.counts["failed"] + s.counts["lost"], duration(s.elapsed), _short(s.command)]
         for s in found
     ]  # fmt: skip
     app.out.print(table(None, columns, rows))
+
+
+def _short(command: str, width: int = 40) -> str:
+    return command if len(command) <= width else command[: width - 1] + "…"
 
 
 def summary_dict(summary: JobSummary) -> dict[str, object]:
@@ -88,7 +92,8 @@ def show(app: App, job: str, as_json: bool, cluster: str | None) -> None:
         return
     rows = [
         [r.index, r.state, r.node or "-", "-" if r.exit_code is None else r.exit_code,
-         "-" if r.duration is None else duration(r.duration), r.attempts or "-", r.error]
+         "-" if r.duration is None else duration(r.duration), r.attempts or "-",
+         r.error.split(" (")[0]]
         for r in detail.rows
     ]  # fmt: skip
     columns = ["INDEX", "STATE", "NODE", "EXIT", "DURATION", "ATTEMPTS", "NOTE"]

@@ -141,9 +141,9 @@ def _launch(
     return new
 
 
-def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecord]:
+def leaving_nodes(state: ClusterState, group: str | None, count: int) -> list[NodeRecord]:
+    """The nodes rm-nodes takes: the group's newest ``count``."""
     check_count(count)
-    state = ctx.ledger.load()
     group = choose_group(state, group)
     members = sorted(state.node_groups()[group], key=_number, reverse=True)
     if count > len(members):
@@ -152,7 +152,12 @@ def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecor
             None,
             f"remove at most {len(members)}, or destroy the cluster",
         )
-    leaving = members[:count]
+    return members[:count]
+
+
+def rm_nodes(ctx: ScaleContext, group: str | None, count: int) -> list[NodeRecord]:
+    state = ctx.ledger.load()
+    leaving = leaving_nodes(state, group, count)
     with ctx.links().controller(state, ctx.clock() + ctx.timeout) as link:
         _drain(ctx, link, leaving)
         _forget(ctx, leaving, link)

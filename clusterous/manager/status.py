@@ -222,6 +222,8 @@ def _services(client: Any) -> list[ServiceStatus]:
     found = []
     for service in client.services.list():
         mode = service.attrs["Spec"].get("Mode", {})
+        if "ReplicatedJob" in mode or "GlobalJob" in mode:
+            continue  # batch jobs: 'clusterous jobs' lists them
         tasks = service.tasks(filters={"desired-state": "running"})
         running = sum(1 for t in tasks if t.get("Status", {}).get("State") == "running")
         desired = mode["Replicated"].get("Replicas", 0) if "Replicated" in mode else len(tasks)

@@ -23,7 +23,7 @@ from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, cluster_lock, unheard
 from clusterous.manager.plan import ClusterPlan, GroupRequest, default_groups, plan_cluster
 from clusterous.manager.report import Reporter
-from clusterous.manager.scale import ScaleContext, add_nodes, rm_nodes
+from clusterous.manager.scale import ScaleContext, add_nodes, leaving_nodes, rm_nodes
 from clusterous.manager.status import ClusterStatus, cluster_status
 from clusterous.operations.environments import RunResult, replan_locked, run_locked
 from clusterous.operations.handle import ClusterHandle, choose_profile, open_cluster
@@ -261,8 +261,11 @@ def grow(
 def shrink(
     handle: ClusterHandle, reporter: Reporter, count: int, group: str | None, timeout: float
 ) -> list[NodeRecord]:
+    from clusterous.operations.jobs import warn_cut_tasks
+
     with cluster_lock(handle.home, handle.name, reporter.warn):
         renew_lease(handle)
+        warn_cut_tasks(handle, leaving_nodes(handle.state(), group, count), reporter.warn)
         removed = rm_nodes(scale_context(handle, reporter, timeout), group, count)
         replan_locked(handle, reporter, timeout)
         return removed

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clusterous import cancel
-from clusterous.errors import InputError, NotFoundError
+from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.jobs import swarm_jobs
 from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, parse_records, summarize
 from clusterous.jobs.request import from_options
@@ -28,6 +28,8 @@ from clusterous.operations.handle import ClusterHandle
 if TYPE_CHECKING:
     import docker
 
+    from clusterous.manager.lock import Warn
+    from clusterous.records import NodeRecord
     from clusterous.remote.ssh import Session
 
 DEFAULT_IMAGE = "debian:bookworm-slim"
@@ -188,7 +190,30 @@ def wait(
             sleep(every)
 
 
+def warn_cut_tasks(handle: ClusterHandle, leaving: list[NodeRecord], warn: Warn) -> None:
+    """Before rm-nodes: say which running job tasks the leaving nodes cut short.
+
+    Swarm does not move a job's tasks off a drained node; when the node is
+    removed it marks them orphaned and runs them again elsewhere, from the start.
+    """
+    names = {n.name for n in leaving}
+    try:
+        with engine(handle) as (session, client):
+            every = swarm_jobs.rounds(client)
+            details = {job_id: _detail(session, client, views) for job_id, views in every.items()}
+    except ClusterousError as problem:  # the removal goes on; say what was not checked
+        warn(f"could not look for job tasks on the leaving nodes: {problem.what}")
+        return
+    for job_id, detail in sorted(details.items()):
+        cut = [r.index for r in detail.rows if r.state == "running" and r.node in names]
+        if cut:
+            warn(
+                f"{len(cut)} running task(s) of job {job_id} ({compact(cut)}) are on the nodes "
+                "being removed: they are cut short and Swarm runs them again on other nodes"
+            )
+
+
 __all__ = [
     "JobDetail", "JobSummary", "Submitted", "cancel_job", "compact", "list_jobs", "logs",
-    "request_from_options", "retry_failed", "show", "submit", "wait",
+    "request_from_options", "retry_failed", "show", "submit", "wait", "warn_cut_tasks",
 ]  # fmt: skip

@@ -144,16 +144,31 @@ def retry(app: App, job: str, failed: bool, cluster: str | None) -> None:
 
 @jobs.command()
 @click.argument("job")
+@click.option(
+    "--autoscale",
+    "most",
+    type=int,
+    metavar="MAX",
+    help="While tasks wait, add nodes to the job's group (up to MAX in it); "
+    "remove them when idle after the job.",
+)
 @cluster_option
 @pass_app
-def wait(app: App, job: str, cluster: str | None) -> None:
+def wait(app: App, job: str, most: int | None, cluster: str | None) -> None:
     """Wait for JOB with a progress bar; exit 0 if every task is done, 1 if any failed."""
     from clusterous.cli.job_progress import ProgressBar
+    from clusterous.cli.render import ConsoleReporter
+    from clusterous.operations import job_scaling
     from clusterous.operations import jobs as use
 
+    handle = _open(app, cluster)
     with ProgressBar(app.err) as bar:
         try:
-            summary = use.wait(_open(app, cluster), job, bar.update)
+            if most is None:
+                summary = use.wait(handle, job, bar.update)
+            else:
+                reporter = ConsoleReporter(app.err, app.verbose)
+                summary = job_scaling.wait_autoscaled(handle, job, most, reporter, bar.update)
         except (KeyboardInterrupt, Cancelled):
             bar.stop()
             app.err.print(f"Stopped waiting; {job} goes on ('clusterous jobs wait {job}').")

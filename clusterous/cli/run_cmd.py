@@ -29,7 +29,7 @@ def run(app: App, env_file: Path, cluster: str | None, timeout: float, yes: bool
     from clusterous.operations import environments
 
     handle = environments.cluster_for_run(app.home, cluster, app.profile_override, env_file)
-    environments.load(env_file)  # a bad file is refused before anything is asked or done
+    loaded = environments.load(env_file)  # a bad file is refused before anything is done
     current = environments.running_environment(handle)
     if current and not yes:
         confirm_replace(current.name)
@@ -37,6 +37,11 @@ def run(app: App, env_file: Path, cluster: str | None, timeout: float, yes: bool
     result = environments.run(handle, env_file, reporter, timeout)
     for line in run_summary(result, reporter.elapsed()):
         app.out.print(line)
+    if loaded.jobs:  # the file's batch jobs start once its components run
+        from clusterous.operations import jobs
+
+        for done in jobs.submit_all(handle, jobs.load_file(env_file)):
+            app.out.print(f"Submitted job {done.job_id} ({done.tasks} task(s)).")
 
 
 def confirm_replace(name: str) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from clusterous.cli.context import App, pass_app
+from clusterous.errors import InputError
 
 
 @click.command(context_settings={"ignore_unknown_options": False})
@@ -18,6 +21,12 @@ from clusterous.cli.context import App, pass_app
 @click.option("--name", help="A name for the job (its id is printed).")
 @click.option("--image", help="Image (default: debian:bookworm-slim), e.g. from build-image.")
 @click.option("--retries", type=int, default=0, show_default=True, help="Re-runs of a failed task.")
+@click.option(
+    "--file",
+    "job_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Submit the jobs of a job file (or of an environment file's 'jobs:').",
+)
 @click.option("--cluster", help="Cluster name (default: current).")
 @pass_app
 def submit(
@@ -32,19 +41,29 @@ def submit(
     name: str | None,
     image: str | None,
     retries: int,
+    job_file: Path | None,
     cluster: str | None,
 ) -> None:
     """Queue COMMAND as a batch job ({i} is the array index); print its id and return."""
     from clusterous.operations import jobs
     from clusterous.operations.handle import open_cluster
 
-    request = jobs.request_from_options(
-        command, array, cpus, memory, group, workdir, env, name, image, retries
-    )
+    if job_file is not None and command:
+        raise InputError(
+            "give a COMMAND or --file, not both", None, "put the command in the file's job"
+        )
+    if job_file is not None:
+        requests = jobs.load_file(job_file)
+    else:
+        requests = [
+            jobs.request_from_options(
+                command, array, cpus, memory, group, workdir, env, name, image, retries
+            )
+        ]
     handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
-    done = jobs.submit(handle, request)
-    click.echo(done.job_id)
-    app.err.print(
-        f"[dim]{done.tasks} task(s) of {done.image} queued on group {done.group}; "
-        f"follow with 'clusterous jobs wait {done.job_id}'[/dim]"
-    )
+    for done in jobs.submit_all(handle, requests):
+        click.echo(done.job_id)
+        app.err.print(
+            f"[dim]{done.tasks} task(s) of {done.image} queued on group {done.group}; "
+            f"follow with 'clusterous jobs wait {done.job_id}'[/dim]"
+        )

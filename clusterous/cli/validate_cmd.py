@@ -14,7 +14,7 @@ from clusterous.errors import FileInputError
 
 # The file formats (and pydantic with them) are imported when the command runs,
 # so that `clusterous validate --help` stays as light as `clusterous --help`.
-KINDS = ("auto", "environment", "profile")
+KINDS = ("auto", "environment", "jobs", "profile")
 
 
 @click.command("validate")
@@ -36,7 +36,7 @@ def validate(files: tuple[Path, ...], show: bool, kind: str) -> None:
     from clusterous.formats import Kind, validate_file
     from clusterous.formats.problems import Findings
 
-    chosen = {"profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT}.get(kind)
+    chosen = {"profile": Kind.PROFILE, "environment": Kind.ENVIRONMENT, "jobs": Kind.JOBS}.get(kind)
     findings = Findings()
     for path in files:
         try:

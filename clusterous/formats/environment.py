@@ -74,6 +74,7 @@ def _normalise(
         ],
         components=section.components,
         tunnels=[spec.tunnel() for spec in section.expose_tunnel],
+        jobs=parsed.jobs,
     )
 
 

@@ -9,6 +9,7 @@ default cluster, which has no YAML of its own, calls them directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator
@@ -262,3 +263,46 @@ def parse_array(value: object) -> list[int]:
         if len(indices) > MAX_ARRAY_TASKS:
             raise ValueError(f"at most {MAX_ARRAY_TASKS} tasks in one job, got more")
     return sorted(set(indices))
+
+
+def parse_optional_array(value: object) -> list[int] | None:
+    return None if value is None else parse_array(value)
+
+
+def parse_job_cpus(value: object) -> float | None:
+    """``cpus:`` of a job: a number of CPUs above 0 (fractions allowed)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(
+            f"expected a number of CPUs above 0, such as 1 or 0.5, got {describe(value)}"
+        )
+    return float(value)
+
+
+def parse_workdir(value: object) -> str | None:
+    """``workdir:`` of a job: /data or a directory under it, so that every node has it."""
+    if value is None:
+        return None
+    parts = str(value).split("/") if isinstance(value, str) else []
+    clean = "/" + "/".join(p for p in parts if p not in ("", "."))
+    if not parts or ".." in parts or not (clean == "/data" or clean.startswith("/data/")):
+        raise ValueError(
+            f"expected /data or a directory under it (the shared volume), got {describe(value)}"
+        )
+    return clean
+
+
+def compact_array(indices: Sequence[int]) -> str:
+    """1,2,3,7,9,10 -> "1-3,7,9-10"."""
+    parts: list[str] = []
+    ordered = sorted(indices)
+    start = previous = ordered[0] if ordered else 0
+    for index in [*ordered[1:], None]:
+        if index is not None and index == previous + 1:
+            previous = index
+            continue
+        parts.append(str(start) if start == previous else f"{start}-{previous}")
+        if index is not None:
+            start = previous = index
+    return ",".join(parts) if ordered else ""

@@ -1,4 +1,4 @@
-"""Tell a cluster profile from an environment file by the keys at its top.
+"""Tell a cluster profile, an environment file and a job file apart by the keys at their top.
 
 ``clusterous validate`` accepts both kinds of file; the rest of clusterous
 asks for one kind and uses :func:`refuse_other_kind` to give a clear message
@@ -16,6 +16,7 @@ from clusterous.formats.source import Document
 class Kind(Enum):
     PROFILE = "cluster profile"
     ENVIRONMENT = "environment file"
+    JOBS = "job file"
 
 
 # Keys only a cluster profile has (``name`` is shared by both kinds).
@@ -56,6 +57,8 @@ def guess_kind(document: Document) -> Kind | None:
         return Kind.PROFILE
     if "cluster" in keys:
         return Kind.ENVIRONMENT  # a cluster definition alone, like default_cluster.yml
+    if "jobs" in keys:
+        return Kind.JOBS  # batch jobs alone: 'clusterous submit --file'
     return None
 
 

@@ -17,7 +17,15 @@ import string
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from clusterous.formats import fields
 from clusterous.formats.fields import Auto, InstanceType, Text, Word
@@ -218,10 +226,52 @@ class EnvironmentSection(_Model):
     expose_tunnel: Annotated[list[TunnelDocument], BeforeValidator(_one_or_many)] = []
 
 
+# ----- batch jobs -------------------------------------------------------------------
+
+JobName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=63)]
+# What a person writes (the schema editors check files with), not the normalised value.
+_ARRAY = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\d+(-\d+)?(,\d+(-\d+)?)*$", "examples": ["1-1000"]},
+        {"type": "integer", "minimum": 0},
+    ]
+}
+_CPUS = {"type": "number", "exclusiveMinimum": 0}
+_MEMORY = {"anyOf": [{"type": "string", "examples": ["512m", "2g"]}, {"type": "integer"}]}
+
+
+class Job(_Model):
+    """A batch job: ``command`` once per index of ``array`` (``{i}`` in it is the index)."""
+
+    command: Annotated[str | list[str], BeforeValidator(fields.parse_cmd)]
+    array: Annotated[
+        list[int] | None, BeforeValidator(fields.parse_optional_array), WithJsonSchema(_ARRAY)
+    ] = None
+    cpus: Annotated[float | None, BeforeValidator(fields.parse_job_cpus), WithJsonSchema(_CPUS)] = (
+        None
+    )
+    memory: Annotated[int | None, BeforeValidator(fields.parse_memory), WithJsonSchema(_MEMORY)] = (
+        None
+    )
+    group: str | None = None
+    workdir: Annotated[str | None, BeforeValidator(fields.parse_workdir)] = None
+    environment: Annotated[dict[str, str], BeforeValidator(fields.parse_env_vars)] = {}
+    image: str | None = None
+    retries: int = Field(default=0, ge=0, le=100)
+
+
+class JobsDocument(_Model):
+    """A stand-alone job file: ``jobs:`` and, optionally, a ``name:``."""
+
+    name: Text | None = None
+    jobs: dict[JobName, Job]
+
+
 class EnvironmentDocument(_Model):
     name: Text
     cluster: dict[GroupName, GroupTemplate] | None = None
     environment: EnvironmentSection | None = None
+    jobs: dict[JobName, Job] = {}
 
     @model_validator(mode="after")
     def _has_content(self) -> EnvironmentDocument:
@@ -240,6 +290,7 @@ class Environment(_Model):
     images: list[ImageSpec] = []
     components: dict[str, Component] = {}
     tunnels: list[Tunnel] = []
+    jobs: dict[str, Job] = {}  # submitted once the components run
 
     @property
     def group_names(self) -> list[str] | None:

@@ -68,6 +68,7 @@ class JobSummary:
     rounds: int
     counts: dict[str, int] = field(default_factory=dict)
     elapsed: float = 0.0
+    cpus: float | None = None  # reserved per task
 
     @property
     def total(self) -> int:
@@ -154,7 +155,7 @@ def summarize(views: Sequence[RoundView], rows: Sequence[TaskRow], now: float) -
     counts.update(row.state for row in rows)
     summary = JobSummary(
         first.job_id, first.name, first.command, first.image, first.group,
-        first.submitted_at, len(views), dict(counts),
+        first.submitted_at, len(views), dict(counts), 0.0, first.cpus,
     )  # fmt: skip
     ends = [row.ended_at for row in rows if row.ended_at is not None]
     until = max(ends) if summary.finished and ends else now

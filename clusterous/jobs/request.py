@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from clusterous.errors import InputError
-from clusterous.formats.fields import ENV_VAR_NAME_RE, parse_array, parse_memory
+from clusterous.formats.fields import ENV_VAR_NAME_RE, parse_array, parse_memory, parse_workdir
 from clusterous.jobs.spec import JobRequest
 
-VOLUME = "/data"
+if TYPE_CHECKING:
+    from clusterous.formats.models import Job
 
 
 def from_options(
@@ -67,16 +69,14 @@ def _memory(memory: str | None) -> int | None:
 
 
 def check_workdir(workdir: str | None) -> str | None:
-    if workdir is None:
-        return None
-    clean = "/" + "/".join(p for p in workdir.split("/") if p not in ("", "."))
-    if ".." in clean.split("/") or not (clean == VOLUME or clean.startswith(VOLUME + "/")):
+    try:
+        return parse_workdir(workdir)
+    except ValueError:
         raise InputError(
             f"--workdir {workdir!r} is not on the shared volume",
             "a task's working directory must be /data or under it, so every node has it",
             "e.g. --workdir /data/run1",
-        )
-    return clean
+        ) from None
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
@@ -89,3 +89,20 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
             )  # fmt: skip
         found[key] = value
     return found
+
+
+def from_job(name: str, job: Job) -> JobRequest:
+    """A job of a job file (or of an environment file's ``jobs:``), already validated."""
+    command = (job.command,) if isinstance(job.command, str) else tuple(job.command)
+    return JobRequest(
+        command=command,
+        indices=tuple(job.array) if job.array is not None else (0,),
+        cpus=job.cpus,
+        memory_bytes=job.memory,
+        group=job.group,
+        workdir=job.workdir,
+        environment=dict(job.environment),
+        name=name,
+        image=job.image,
+        retries=job.retries,
+    )

@@ -18,6 +18,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from clusterous.formats.fields import compact_array as compact
+
 JOB_ID_LABEL = "clusterous.job.id"
 JOB_NAME_LABEL = "clusterous.job.name"
 ROUND_LABEL = "clusterous.job.round"
@@ -155,18 +157,3 @@ def display_command(command: Sequence[str]) -> str:
 
 def is_contiguous(indices: Sequence[int]) -> bool:
     return bool(indices) and indices[-1] - indices[0] == len(indices) - 1
-
-
-def compact(indices: Sequence[int]) -> str:
-    """1,2,3,7,9,10 -> "1-3,7,9-10"."""
-    parts: list[str] = []
-    ordered = sorted(indices)
-    start = previous = ordered[0] if ordered else 0
-    for index in [*ordered[1:], None]:
-        if index is not None and index == previous + 1:
-            previous = index
-            continue
-        parts.append(str(start) if start == previous else f"{start}-{previous}")
-        if index is not None:
-            start = previous = index
-    return ",".join(parts) if ordered else ""

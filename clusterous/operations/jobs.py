@@ -13,13 +13,14 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.jobs import swarm_jobs
 from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, parse_records, summarize
-from clusterous.jobs.request import from_options
+from clusterous.jobs.request import from_job, from_options
 from clusterous.jobs.spec import RECORDS_DIR, JobRequest, compact, first_round, new_job_id
 from clusterous.jobs.swarm_jobs import RoundView
 from clusterous.operations.environments import engine
@@ -54,16 +55,33 @@ class JobDetail:
 
 def submit(handle: ClusterHandle, request: JobRequest) -> Submitted:
     """Check the request, then create the job's first round: one service, however many tasks."""
+    return submit_all(handle, [request])[0]
+
+
+def load_file(path: Path) -> list[JobRequest]:
+    """The jobs of a job file or an environment file, checked (FILE:LINE problems)."""
+    from clusterous.formats.jobs import load_jobs
+
+    if not path.is_file():
+        raise InputError(f"no job file at {path}", None, "check the path")
+    return [from_job(name, job) for name, job in load_jobs(path).items()]
+
+
+def submit_all(handle: ClusterHandle, requests: list[JobRequest]) -> list[Submitted]:
+    """Each job in turn, every one checked before any is created; one engine connection."""
     from clusterous.jobs.checks import check_cpus, choose_group, resolve_image
 
     state = handle.state()
-    group = choose_group(state, request.group)
     with engine(handle) as (_, client):
-        check_cpus(client, handle.provider.catalog, state, group, request.cpus)
-        image = resolve_image(client, request.image or DEFAULT_IMAGE, request.image is None)
-        job = first_round(new_job_id(), request, image, group)
-        swarm_jobs.create_round(client, job)
-    return Submitted(job.job_id, len(job.indices), image, group)
+        rounds = []
+        for request in requests:
+            group = choose_group(state, request.group)
+            check_cpus(client, handle.provider.catalog, state, group, request.cpus)
+            image = resolve_image(client, request.image or DEFAULT_IMAGE, request.image is None)
+            rounds.append(first_round(new_job_id(), request, image, group))
+        for job in rounds:
+            swarm_jobs.create_round(client, job)
+    return [Submitted(j.job_id, len(j.indices), j.image, j.group) for j in rounds]
 
 
 def list_jobs(handle: ClusterHandle) -> list[JobSummary]:
@@ -76,6 +94,11 @@ def list_jobs(handle: ClusterHandle) -> list[JobSummary]:
 def show(handle: ClusterHandle, job: str) -> JobDetail:
     with engine(handle) as (session, client):
         return _detail(session, client, _rounds_of(client, job))
+
+
+def detail_on(session: Session, client: docker.DockerClient, job: str) -> JobDetail:
+    """A job's rows and summary through an open engine connection (``engine(handle)``)."""
+    return _detail(session, client, _rounds_of(client, job))
 
 
 def _detail(session: Session, client: docker.DockerClient, views: list[RoundView]) -> JobDetail:
@@ -214,6 +237,19 @@ def warn_cut_tasks(handle: ClusterHandle, leaving: list[NodeRecord], warn: Warn)
 
 
 __all__ = [
-    "JobDetail", "JobSummary", "Submitted", "cancel_job", "compact", "list_jobs", "logs",
-    "request_from_options", "retry_failed", "show", "submit", "wait", "warn_cut_tasks",
+    "JobDetail",
+    "JobSummary",
+    "Submitted",
+    "cancel_job",
+    "compact",
+    "list_jobs",
+    "load_file",
+    "logs",
+    "request_from_options",
+    "retry_failed",
+    "show",
+    "submit",
+    "submit_all",
+    "wait",
+    "warn_cut_tasks",
 ]  # fmt: skip

@@ -81,8 +81,12 @@ def check_cpus(
         f"--cpus {cpus:g} is more than any node of group {group!r} has "
         f"(at most {max(nodes):g} CPUs, type {', '.join(current)})",
         f"types that would fit: {types}" if types else "no instance type has that many CPUs",
-        f"ask for at most {max(nodes):g} CPUs, or add bigger nodes: "
-        f"'clusterous add-nodes 1 {group} --type {fitting[0].name if fitting else 'TYPE'}'",
+        f"ask for at most {max(nodes):g} CPUs"
+        + (
+            f", or add bigger nodes: 'clusterous add-nodes 1 {group} --type {fitting[0].name}'"
+            if fitting
+            else ""
+        ),
     )
 
 

@@ -162,7 +162,8 @@ def test_bad_input_on_the_cluster_is_refused_before_anything_is_made(cluster: Cl
     before = cluster.ok("jobs", "--json").stdout
     cases = [
         (["--group", "gpu"], "has no node group 'gpu'"),
-        (["--cpus", "64"], "types that would fit: "),
+        (["--cpus", "3"], "types that would fit: large (4 CPUs), xlarge (8 CPUs)"),
+        (["--cpus", "64"], "no instance type has that many CPUs"),
         (["--image", "no-such-image"], "image no-such-image is neither in the cluster registry"),
     ]
     for args, words in cases:
@@ -178,6 +179,22 @@ def test_cancel_stops_a_job_and_takes_it_off_the_list(cluster: Cluster) -> None:
     assert f"Cancelled {job}" in cancelled.stdout
     assert job not in cluster.ok("jobs", "--json").stdout
     assert cluster.run("jobs", "show", job).returncode == 2
+
+
+def test_a_job_file_submits_each_of_its_jobs(cluster: Cluster, tmp_path: Path) -> None:
+    path = tmp_path / "jobs.yml"
+    path.write_text(
+        "jobs:\n"
+        "  one: {command: 'echo one {i} > /data/out/file-{i}.txt', array: 1-2, image: bb}\n"
+        "  two: {command: [sh, -c, 'exit 0'], image: bb}\n"
+    )
+    ids = cluster.ok("submit", "--file", str(path)).stdout.split()
+    assert len(ids) == 2
+    for job in ids:
+        assert cluster.run("jobs", "wait", job).returncode == 0
+    assert cluster.shell("cat /data/out/file-2.txt").strip() == "one 2"
+    names = {j["id"]: j["name"] for j in json.loads(cluster.ok("jobs", "--json").stdout)}
+    assert [names[job] for job in ids] == ["one", "two"]
 
 
 def test_rm_nodes_during_a_job_warns_and_loses_no_task(cluster: Cluster) -> None:

@@ -8,6 +8,8 @@ finds its index, runs the command with ``{i}`` already turned into
 ``$CLUSTEROUS_TASK_INDEX``, retries it ``--retries`` times, and records start,
 end, exit code and attempts under /data, where a re-run of a finished task
 (Swarm re-creates a task it saw fail) reads the outcome instead of running again.
+A stop (cancel) reaches the command at once, and a stopped task records
+nothing: run again, it runs from the start.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ mkdir -p "$d" 2>/dev/null
 start=$(date +%s); n=0
 while :; do
   n=$((n + 1))
-  /bin/sh -c "$CLUSTEROUS_JOB_COMMAND"; rc=$?
+  /bin/sh -c "$CLUSTEROUS_JOB_COMMAND" & child=$!
+  trap 'kill -TERM "$child" 2>/dev/null; exit 143' TERM INT
+  wait "$child"; rc=$?; trap - TERM INT
   if [ "$rc" -eq 0 ] || [ "$n" -gt "$CLUSTEROUS_JOB_RETRIES" ]; then break; fi
 done
 echo "$start $(date +%s) $rc $n" > "$f.part" && mv "$f.part" "$f"

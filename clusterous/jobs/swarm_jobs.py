@@ -8,6 +8,9 @@ reservations, not a count, are what limit a node.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -144,14 +147,52 @@ def round_tasks(
     return {name: list(client.api.tasks(filters={"service": name})) for name in services}
 
 
-def remove(client: docker.DockerClient, job_id: str) -> list[str]:
+# Removing a job's service leaves its running tasks running (Engine 20.10): a forced
+# update to a placement no node has first tells them to go, and starts nothing new.
+NOWHERE = "node.labels.clusterous.job-cancelled == true"
+
+
+def remove(
+    client: docker.DockerClient,
+    job_id: str,
+    deadline: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Stop the job's running tasks, wait for them to end, then remove its services."""
     import docker as docker_sdk
 
+    services = job_services(client, job_id)
+    for service in services:
+        with suppress(docker_sdk.errors.NotFound):
+            _park(client, service)
+    names = [s.name for s in services]
+    while _still_running(client, names) and time.monotonic() < deadline:
+        sleep(0.5)
     removed = []
-    for service in job_services(client, job_id):
-        try:
+    for service in services:
+        with suppress(docker_sdk.errors.NotFound):
             service.remove()
-        except docker_sdk.errors.NotFound:
-            continue
-        removed.append(service.name)
+            removed.append(service.name)
     return removed
+
+
+def _park(client: docker.DockerClient, service: Any) -> None:
+    """The spec sent whole: the daemon refuses the update settings it reports for a job."""
+    spec = service.attrs["Spec"]
+    template = dict(spec["TaskTemplate"])
+    template["Placement"] = {"Constraints": [NOWHERE]}
+    template["ForceUpdate"] = template.get("ForceUpdate", 0) + 1
+    client.api.update_service(
+        service.id,
+        service.version,
+        task_template=template,
+        name=spec["Name"],
+        labels=spec.get("Labels") or {},
+        mode=spec["Mode"],
+    )
+
+
+def _still_running(client: docker.DockerClient, services: list[str]) -> bool:
+    busy = ("assigned", "accepted", "preparing", "ready", "starting", "running")
+    tasks = round_tasks(client, services)
+    return any(t.get("Status", {}).get("State") in busy for found in tasks.values() for t in found)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 DEFAULT_IMAGE = "debian:bookworm-slim"
 POLL_SECONDS = 2.0
+CANCEL_SECONDS = 30.0  # for the running tasks to stop before their services go
 # The CLI builds a request from its options with the checks of jobs/request.py.
 request_from_options = from_options
 
@@ -171,11 +172,17 @@ def _task_ids(
     return ids
 
 
-def cancel_job(handle: ClusterHandle, job: str) -> list[str]:
-    """Remove the job's services: Swarm stops its running tasks, pending ones never start."""
-    with engine(handle) as (_, client):
-        views = _rounds_of(client, job)
-        return swarm_jobs.remove(client, views[0].job_id)
+def cancel_job(
+    handle: ClusterHandle, job: str, sleep: Callable[[float], None] = cancel.sleep
+) -> list[str]:
+    """Remove the job's services (Swarm stops its running tasks, pending ones never start)
+    and the records its tasks left under /data/.clusterous/jobs."""
+    with engine(handle) as (session, client):
+        job_id = _rounds_of(client, job)[0].job_id
+        removed = swarm_jobs.remove(client, job_id, time.monotonic() + CANCEL_SECONDS, sleep)
+        where = shlex.quote(f"{RECORDS_DIR}/{job_id}")
+        session.run(f"rm -rf {where} {where}-r*", timeout=60)
+        return removed
 
 
 def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:

@@ -175,8 +175,20 @@ def test_bad_input_on_the_cluster_is_refused_before_anything_is_made(cluster: Cl
 
 def test_cancel_stops_a_job_and_takes_it_off_the_list(cluster: Cluster) -> None:
     job = cluster.submit("--array", "1-6", "--cpus", "1", "--", "sleep 60")
+    cluster.shell(  # until tasks run (Swarm leaves a removed job's tasks running)
+        "for n in $(seq 60); do docker service ps -q --filter desired-state=complete "
+        f"{job} | grep -q . && exit 0; sleep 0.5; done; exit 1"
+    )
     cancelled = cluster.ok("jobs", "cancel", job)
     assert f"Cancelled {job}" in cancelled.stdout
+    for node in ("worker-1", "worker-2"):
+        (container,) = cluster.client.containers.list(
+            filters={"label": [f"clusterous.cluster={cluster.name}", f"clusterous.node={node}"]}
+        )
+        _, found = container.exec_run(
+            ["docker", "ps", "-q", "--filter", f"label=clusterous.job.id={job}"]
+        )
+        assert found.decode().strip() == "", f"tasks of {job} still run on {node}"
     assert job not in cluster.ok("jobs", "--json").stdout
     assert cluster.run("jobs", "show", job).returncode == 2
 

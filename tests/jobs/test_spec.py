@@ -7,7 +7,9 @@ set, and its records written to a temporary directory instead of /data.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,23 @@ def test_a_finished_task_run_again_by_swarm_replays_its_outcome(tmp_path: Path) 
     run_task(tmp_path, "exit 5", "0", variables)
     code, out = run_task(tmp_path, "echo ran again", "0", variables)
     assert (code, out) == (5, "")
+
+
+def test_a_stopped_task_stops_its_command_at_once_and_records_nothing(tmp_path: Path) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "CLUSTEROUS_TASK_SLOT": "0",
+        "CLUSTEROUS_JOB_COMMAND": f"touch {tmp_path}/started; exec sleep 30",
+        "CLUSTEROUS_JOB_RETRIES": "0",
+        "CLUSTEROUS_JOB_ROUND": "j-1",
+        "CLUSTEROUS_JOB_FIRST": "0",
+    }
+    script = WRAPPER.replace(RECORDS_DIR, str(tmp_path))
+    task = subprocess.Popen(["/bin/sh", "-c", script], env=env)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "started").exists():  # the command runs
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    task.send_signal(signal.SIGTERM)
+    assert task.wait(timeout=5) == 143
+    assert list((tmp_path / "j-1").iterdir()) == []

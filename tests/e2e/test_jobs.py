@@ -176,8 +176,8 @@ def test_bad_input_on_the_cluster_is_refused_before_anything_is_made(cluster: Cl
 def test_cancel_stops_a_job_and_takes_it_off_the_list(cluster: Cluster) -> None:
     job = cluster.submit("--array", "1-6", "--cpus", "1", "--", "sleep 60")
     cluster.shell(  # until tasks run (Swarm leaves a removed job's tasks running)
-        "for n in $(seq 60); do docker service ps -q --filter desired-state=complete "
-        f"{job} | grep -q . && exit 0; sleep 0.5; done; exit 1"
+        f"for n in $(seq 60); do docker service ps --format '{{{{.CurrentState}}}}' {job} "
+        "| grep -q ^Running && exit 0; sleep 0.5; done; exit 1"
     )
     cancelled = cluster.ok("jobs", "cancel", job)
     assert f"Cancelled {job}" in cancelled.stdout

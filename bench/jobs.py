@@ -27,7 +27,6 @@ import sys
 import tempfile
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from table import print_measures
@@ -93,9 +92,10 @@ def newest_job(home: Path, cluster: str) -> str:
     return str(json.loads(done.stdout)[-1]["id"])
 
 
-def stream(cluster: str, node: str, runs: int) -> None:
+def stream(cluster: str, node: str, runs: int) -> subprocess.Popen[bytes]:
     loop = f"for i in $(seq {runs}); do docker run --rm {IMAGE} true >/dev/null; done"
-    subprocess.run(["docker", "exec", node_container(cluster, node), "sh", "-c", loop], check=True)
+    command = ["docker", "exec", node_container(cluster, node), "sh", "-c", loop]
+    return subprocess.Popen(command)
 
 
 def direct(cluster: str, tasks: int) -> dict[str, float]:
@@ -107,8 +107,9 @@ def direct(cluster: str, tasks: int) -> dict[str, float]:
     ]
     shares = [tasks // len(streams) + (i < tasks % len(streams)) for i in range(len(streams))]
     started = time.perf_counter()
-    with ThreadPoolExecutor(len(streams)) as pool:
-        list(pool.map(lambda pair: stream(cluster, *pair), zip(streams, shares, strict=True)))
+    running = [stream(cluster, node, runs) for node, runs in zip(streams, shares, strict=True)]
+    if any([process.wait() != 0 for process in running]):  # every stream waited for
+        raise SystemExit("a direct docker run stream failed")
     total = time.perf_counter() - started
     return {"direct_total": total, "direct_rate": tasks / total, "streams": float(len(streams))}
 

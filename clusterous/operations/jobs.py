@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from paramiko.ssh_exception import SSHException
+
 from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.jobs import swarm_jobs
@@ -25,6 +27,7 @@ from clusterous.jobs.spec import RECORDS_DIR, JobRequest, compact, first_round, 
 from clusterous.jobs.swarm_jobs import RoundView
 from clusterous.operations.environments import engine
 from clusterous.operations.handle import ClusterHandle
+from clusterous.remote.ssh import SSHUnavailable
 
 if TYPE_CHECKING:
     import docker
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_IMAGE = "debian:bookworm-slim"
 POLL_SECONDS = 2.0
+RECONNECTS = 5
 CANCEL_SECONDS = 30.0  # for the running tasks to stop before their services go
 # The CLI builds a request from its options with the checks of jobs/request.py.
 request_from_options = from_options
@@ -210,13 +214,26 @@ def wait(
     sleep: Callable[[float], None] = cancel.sleep,
     every: float = POLL_SECONDS,
 ) -> JobSummary:
-    """Until no task is pending or running; Ctrl-C stops the waiting, not the job."""
-    with engine(handle) as (session, client):
-        while True:
-            summary = _detail(session, client, _rounds_of(client, job)).summary
-            on_progress(summary)
-            if summary.finished:
-                return summary
+    """Until no task is pending or running; Ctrl-C stops the waiting, not the job.
+
+    A long wait outlives connections: a dropped one is opened again
+    (RECONNECTS times in a row at most), since the job goes on regardless.
+    """
+    dropped = 0
+    while True:
+        try:
+            with engine(handle) as (session, client):
+                while True:
+                    summary = detail_on(session, client, job).summary
+                    dropped = 0
+                    on_progress(summary)
+                    if summary.finished:
+                        return summary
+                    sleep(every)
+        except (OSError, SSHException, SSHUnavailable):
+            dropped += 1
+            if dropped > RECONNECTS:
+                raise
             sleep(every)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from clusterous.operations.jobs import JobSummary
+
+
+PLAIN_EVERY = 10.0
 
 
 class ProgressBar:
@@ -27,6 +31,7 @@ class ProgressBar:
         )
         self.task: Any = None
         self.last = ""
+        self.printed = -PLAIN_EVERY
 
     def __enter__(self) -> ProgressBar:
         self.progress.start()
@@ -48,6 +53,13 @@ class ProgressBar:
         if self.task is None:
             self.task = self.progress.add_task(summary.job_id, total=summary.total, counts=words)
         self.progress.update(self.task, completed=finished, total=summary.total, counts=words)
-        if not self.console.is_terminal and words != self.last:
+        if not self.console.is_terminal and self._due(words, summary.finished):
             self.console.print(f"{summary.job_id}: {words}")
-        self.last = words
+
+    def _due(self, words: str, finished: bool) -> bool:
+        """Off a terminal, a line when the counts changed, at most every PLAIN_EVERY seconds."""
+        now = time.monotonic()
+        if words == self.last or (now - self.printed < PLAIN_EVERY and not finished):
+            return False
+        self.last, self.printed = words, now
+        return True

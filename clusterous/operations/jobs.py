@@ -219,6 +219,9 @@ def wait(
     A long wait outlives connections: a dropped one is opened again
     (RECONNECTS times in a row at most), since the job goes on regardless.
     """
+    import docker as docker_sdk
+
+    lost = (OSError, SSHException, SSHUnavailable, docker_sdk.errors.DockerException)
     dropped = 0
     while True:
         try:
@@ -230,7 +233,7 @@ def wait(
                     if summary.finished:
                         return summary
                     sleep(every)
-        except (OSError, SSHException, SSHUnavailable):
+        except lost:
             dropped += 1
             if dropped > RECONNECTS:
                 raise

@@ -780,8 +780,10 @@ lease_script() {
 # The controller holds the lease's end (epoch seconds of its own clock) in
 # /data/.clusterous/lease, which every node sees; each node keeps a copy in
 # /var/lib/clusterous/lease, so a node that cannot read /data any more still
-# ends on time. `check` (a timer, every 15 s) reads only that copy, so a hung
-# NFS mount cannot keep a node alive, and ends the node when the lease is over.
+# ends on time. `check` (a timer, every 15 s) reads that copy, and ends the node
+# when the lease is over; a worker first reads /data once more (bounded by a
+# 10 s timeout, so a hung NFS mount cannot keep it alive), so an extend made
+# in the last seconds before the end is not lost between two syncs.
 # `sync` (a timer) copies the lease from /data, and on the controller ends the
 # lease of a cluster idle for its idle minutes. The CLI runs `extend SECONDS`
 # and `show` over SSH: the end is counted on the node's clock, never the laptop's.
@@ -879,7 +881,14 @@ show() {
 check() {
     local end
     end=$(number_in "$STATE/expires")
-    if [ -n "$end" ] && [ "$(now)" -ge "$end" ]; then end_node "$end"; fi
+    [ -n "$end" ] && [ "$(now)" -ge "$end" ] || return 0
+    # An extend in the last seconds reached /data, but maybe not this node's copy yet
+    # (sync runs on a timer of its own): read /data once more before ending.
+    if [ "$(role)" != controller ]; then
+        sync_lease
+        end=$(number_in "$STATE/expires")
+    fi
+    if [ "$(now)" -ge "$end" ]; then end_node "$end"; fi
 }
 
 end_node() {

@@ -81,6 +81,31 @@ def test_a_worker_takes_the_controllers_extension_from_data(
     assert ok(worker, 1000 + 8 * HOUR, "check") == ""
 
 
+def test_an_extend_in_the_last_seconds_keeps_a_worker_whose_sync_has_not_run_yet(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    boss = controller(tmp_path, shared, script)
+    worker = node(tmp_path, "worker", shared, script)
+    ok(worker, 1000, "init", "node", str(8 * HOUR), "0")
+    ok(worker, 1015, "sync")
+    end = 1000 + 8 * HOUR
+    ok(boss, end - 3, "extend", str(HOUR))  # no worker sync between this and the end
+    assert worker.cached_end() == end
+    assert ok(worker, end, "check") == ""
+    assert worker.cached_end() == end - 3 + HOUR
+    assert ok(worker, end - 3 + HOUR, "check") == f"ENDED {end - 3 + HOUR}\n"
+
+
+def test_a_worker_whose_data_still_holds_the_old_end_ends_on_time(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    controller(tmp_path, shared, script)
+    worker = node(tmp_path, "worker", shared, script)
+    ok(worker, 1000, "init", "node", str(8 * HOUR), "0")
+    ok(worker, 1015, "sync")
+    assert ok(worker, 1000 + 8 * HOUR, "check") == f"ENDED {1000 + 8 * HOUR}\n"
+
+
 def test_a_worker_that_cannot_read_data_any_more_still_ends_on_its_copy(
     tmp_path: Path, shared: Path, script: Path
 ) -> None:

@@ -75,6 +75,7 @@ class Twin:
             self.materialiser = Materialiser(
                 self.twin_id, self._client, moto, metadata, places, self.addresses.loopback_for
             )
+            self.materialiser.watch()
             self.api_url = self._front(("127.0.0.1", 0), moto)
             self.nodes_url = self._front((gateway, 0), moto)
         except BaseException:

@@ -5,7 +5,9 @@ accepted it. RunInstances starts each instance's node in the background (the
 CLI gets moto's answer at once, as from EC2); every later call on that
 instance first waits for its node to exist. Termination, detaching and
 deleting are done before the CLI gets its answer, so whatever it does next
-finds them done.
+finds them done. A node that shuts itself down (``shutdown``) is what EC2
+makes of it: its instance terminated or stopped in moto, as its
+InstanceInitiatedShutdownBehavior says, with its volumes as EC2 leaves them.
 
 A node is created the way the local provider creates one
 (``node_container``), with the instance's private address on a Docker
@@ -38,6 +40,7 @@ from twin.awsquery import Call, launched_instances
 from twin.forward import PortForward
 from twin.imds import InstanceMetadata, MetadataServer, hostname_of
 from twin.motoapi import Moto
+from twin.shutdown import ShutdownWatcher
 
 if TYPE_CHECKING:
     import docker
@@ -100,6 +103,8 @@ class Materialiser:
     nodes: dict[str, Node] = field(default_factory=dict)
     disks: dict[str, Disk] = field(default_factory=dict)
     networks: dict[str, str] = field(default_factory=dict)  # subnet id -> Docker network
+    stopped: set[str] = field(default_factory=set)  # instances whose node is stopped, not gone
+    _watcher: ShutdownWatcher | None = None
     _launching: dict[str, Future[Node | None]] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(8, "twin-node"))
@@ -127,6 +132,8 @@ class Materialiser:
         for instance_id in call.values("InstanceId"):
             node = self.node(instance_id)
             if node is not None:
+                with self._lock:
+                    self.stopped.add(instance_id)
                 log.info("%s: stopping its node", instance_id)
                 self.client.containers.get(node.container).stop(timeout=10)
 
@@ -136,6 +143,8 @@ class Materialiser:
             node = self.node(instance_id)
             if node is None:
                 continue
+            with self._lock:
+                self.stopped.discard(instance_id)
             log.info("%s: starting its node again", instance_id)
             self.client.containers.get(node.container).start()
             if node.forward is not None:
@@ -180,6 +189,44 @@ class Materialiser:
 
     def _on_DeleteSubnet(self, call: Call, answer: bytes) -> None:
         self.remove_network(call.params.get("SubnetId", ""))
+
+    # -- what EC2 does without a call: an instance that shuts itself down -------------
+
+    def watch(self) -> None:
+        """Follow the nodes' own shutdowns, until ``close``."""
+        self._watcher = ShutdownWatcher(
+            self.client, TWIN_LABEL, self.twin_id, self._shut_down_later
+        ).start()
+
+    def _shut_down_later(self, instance_id: str) -> None:
+        self._pool.submit(self.shut_down, instance_id)  # the watcher reads on meanwhile
+
+    def shut_down(self, instance_id: str) -> None:
+        """The node ended itself: EC2 terminates or stops its instance, as the instance says.
+
+        Terminated: the twin removes the node and detaches its EBS volumes (the
+        shared one stays, as in EC2), then moto terminates the instance, deleting
+        the volumes marked DeleteOnTermination (the root volume). Stopped: the
+        exited node stays, its volumes attached, until StartInstances.
+        """
+        with self._lock:
+            node = self.nodes.get(instance_id)
+            if node is None or instance_id in self.stopped:
+                return  # the twin itself stopped or removed it
+        try:
+            behavior = self.moto.shutdown_behavior(node.region, instance_id)
+            ec2 = self.moto.client("ec2", node.region)
+            if behavior == "terminate":
+                self.terminate(instance_id)
+                ec2.terminate_instances(InstanceIds=[instance_id])
+            else:
+                with self._lock:
+                    self.stopped.add(instance_id)
+                ec2.stop_instances(InstanceIds=[instance_id])
+        except Exception:
+            log.exception("%s: moto was not told of its shutdown", instance_id)
+            return
+        log.info("%s: shut down from inside: %s (as in EC2)", instance_id, behavior)
 
     # -- instances ----------------------------------------------------------------------
 
@@ -304,6 +351,7 @@ class Materialiser:
         with self._lock:
             self.nodes.pop(instance_id, None)
             self._launching.pop(instance_id, None)
+            self.stopped.discard(instance_id)
         if node is None:
             return
         for disk in [d for d in self.disks.values() if d.attached_to == instance_id]:
@@ -412,6 +460,8 @@ class Materialiser:
 
     def close(self) -> None:
         """Remove every node, volume and network this materialiser made."""
+        if self._watcher is not None:
+            self._watcher.close()
         self._pool.shutdown(wait=True, cancel_futures=False)
         for instance_id in list(self.nodes):
             self.terminate(instance_id)

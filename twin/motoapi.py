@@ -87,6 +87,13 @@ class Moto:
         encoded = answer.get("UserData", {}).get("Value", "")
         return base64.b64decode(encoded) if encoded else b""
 
+    def shutdown_behavior(self, region: str, instance_id: str) -> str:
+        """What EC2 does when the instance shuts itself down: ``stop`` or ``terminate``."""
+        answer = self.client("ec2", region).describe_instance_attribute(
+            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
+        )
+        return str(answer.get("InstanceInitiatedShutdownBehavior", {}).get("Value") or "stop")
+
     def subnet_cidr(self, region: str, subnet_id: str) -> str:
         """A subnet's CIDR (it never changes: asked once per subnet)."""
         if subnet_id not in self._cidrs:

@@ -14,6 +14,7 @@ from twin.addresses import PublicAddresses
 from twin.awsquery import launched_instances, read_call, rewrite_public_addresses
 from twin.imds import InstanceMetadata, MetadataServer, answer
 from twin.materialise import boot_files
+from twin.shutdown import shut_down_instance
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=AKID/20261202/eu-west-1/ec2/aws4_request, "
@@ -129,3 +130,15 @@ def test_a_node_redirects_the_metadata_address_before_cloud_init_runs() -> None:
         "etc/systemd/system/cloud-init.service.d/clusterous-twin.conf",
     ]
     assert "etc/clusterous/data-from-host" in files
+
+
+def die_event(exit_code: str, instance: str = "i-0a") -> dict[str, object]:
+    labels = {"clusterous.twin": "t1", "clusterous.twin.instance": instance}
+    return {"Action": "die", "Actor": {"Attributes": {"exitCode": exit_code, **labels}}}
+
+
+def test_only_a_node_that_exits_with_status_0_shut_itself_down() -> None:
+    assert shut_down_instance(die_event("0"), "clusterous.twin") == "i-0a"
+    assert shut_down_instance(die_event("130"), "clusterous.twin") == ""  # the engine stopped it
+    assert shut_down_instance(die_event("137"), "clusterous.twin") == ""  # the twin removed it
+    assert shut_down_instance({**die_event("0"), "Action": "start"}, "clusterous.twin") == ""

@@ -24,6 +24,7 @@ import pytest
 
 from tests.twin.twin_cli import CLUSTER_TAG, REGION, TwinCli, clean_up, tagged, unique_name
 from twin.core import Twin
+from twin.materialise import TWIN_LABEL
 
 LEASE_HOURS = "0.02"  # 72 s
 EXTENDED_HOURS = "0.04"  # 144 s
@@ -59,7 +60,19 @@ class Leased:
         found += ec2.describe_volumes(Filters=mine)["Volumes"]
         return list({v["VolumeId"]: v for v in found}.values())
 
-    def containers(self) -> list[str]:
+    def nodes(self) -> dict[str, str]:
+        """The twin's node containers, with their status."""
+        import docker
+
+        client = docker.from_env()
+        try:
+            selector = {"label": f"{TWIN_LABEL}={self.cli.twin.twin_id}"}
+            return {c.name: c.status for c in client.containers.list(all=True, filters=selector)}
+        finally:
+            client.close()
+
+    def machines(self) -> list[str]:
+        """Node containers and loop devices the twin still holds (not the kept volume's file)."""
         return [m for m in self.cli.twin.machines() if m.startswith(("container", "loop"))]
 
 
@@ -71,6 +84,10 @@ def leased(ec2_twin: Twin, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield live
     finally:
         clean_up(cli, live.name)
+
+
+def tag_of(resource: dict[str, Any], key: str) -> str:
+    return next((t["Value"] for t in resource.get("Tags", []) if t["Key"] == key), "")
 
 
 def seconds_left(leased: Leased) -> float:
@@ -89,9 +106,9 @@ def test_create_with_a_short_lease_then_extend_before_its_end(leased: Leased) ->
     leased.extended_end = time.monotonic() + seconds_left(leased)
     assert leased.extended_end > leased.first_end + TIMERS, "the extend came too late to test"
     volumes = leased.volumes()
-    goes = {v["VolumeId"]: v["Attachments"][0]["DeleteOnTermination"] for v in volumes}
-    leased.roots = tuple(v for v, goes_too in goes.items() if goes_too)
-    leased.shared = tuple(v for v, goes_too in goes.items() if not goes_too)
+    roles = {v["VolumeId"]: tag_of(v, "clusterous:role") for v in volumes}
+    leased.roots = tuple(v for v, role in roles.items() if role == "root-disk")
+    leased.shared = tuple(v for v, role in roles.items() if role != "root-disk")
     assert (len(leased.roots), len(leased.shared)) == (3, 1), volumes
 
 
@@ -100,7 +117,8 @@ def test_the_extended_cluster_outlives_its_first_end(leased: Leased) -> None:
         states = leased.instances()
         assert set(states.values()) == {"running"} and len(states) == 3, states
         time.sleep(2)
-    assert len(leased.containers()) == 3, leased.cli.twin.machines()
+    nodes = leased.nodes()
+    assert list(nodes.values()) == ["running"] * 3, nodes
 
 
 def test_every_instance_terminates_itself_at_the_end_of_its_lease(leased: Leased) -> None:
@@ -109,7 +127,7 @@ def test_every_instance_terminates_itself_at_the_end_of_its_lease(leased: Leased
         assert time.monotonic() < deadline, leased.instances()
         time.sleep(2)
     assert len(leased.instances()) == 3
-    assert leased.containers() == []  # no node container, no loop device
+    assert leased.machines() == []  # no node container, no loop device
 
 
 def test_the_root_volumes_went_with_their_instances_and_the_shared_one_is_kept(

@@ -776,21 +776,12 @@ lease_script() {
     cat <<'EOF'
 #!/bin/bash
 # clusterous-lease: the cluster's lease and idle stop, kept by the nodes themselves.
-#
-# The controller holds the lease's end (epoch seconds of its own clock) in
-# /data/.clusterous/lease, which every node sees; each node keeps a copy in
-# /var/lib/clusterous/lease, so a node that cannot read /data any more still
-# ends on time. `check` (a timer, every 15 s) reads that copy, and ends the node
-# when the lease is over; a worker first reads /data once more (bounded by a
-# 10 s timeout, so a hung NFS mount cannot keep it alive), so an extend made
-# in the last seconds before the end is not lost between two syncs.
-# `sync` (a timer) copies the lease from /data, and on the controller ends the
-# lease of a cluster idle for its idle minutes. The CLI runs `extend SECONDS`
-# and `show` over SSH: the end is counted on the node's clock, never the laptop's.
-#
-#   clusterous-lease init ROLE SECONDS IDLE_MINUTES   (bootstrap, once)
-#   clusterous-lease publish                          (bootstrap, controller, /data ready)
-#   clusterous-lease extend SECONDS | show | check | sync
+# The controller keeps the lease's end (its clock's epoch seconds) in /data, which
+# every node sees, and each node a copy: `check` (a timer, 15 s) ends the node
+# once its copy is over, after a last read of /data (at most 10 s: a hung NFS
+# mount keeps no node alive; a last-second extend is not missed). `sync` (a
+# timer) copies /data's end, and on the controller ends an idle cluster's lease.
+# The CLI runs `extend SECONDS` and `show` over SSH. Usage: see main below.
 set -euo pipefail
 
 SHARED=/data/.clusterous/lease
@@ -882,8 +873,6 @@ check() {
     local end
     end=$(number_in "$STATE/expires")
     [ -n "$end" ] && [ "$(now)" -ge "$end" ] || return 0
-    # An extend in the last seconds reached /data, but maybe not this node's copy yet
-    # (sync runs on a timer of its own): read /data once more before ending.
     if [ "$(role)" != controller ]; then
         sync_lease
         end=$(number_in "$STATE/expires")

@@ -75,3 +75,30 @@ def test_the_whole_user_data_is_valid_bash_and_fits_for_a_hundred_nodes(tmp_path
     assert script.startswith("#!/usr/bin/env bash\n")
     assert script.index("CLUSTEROUS_AUTHORIZED_KEY=") < script.index("clusterous_names=(")
     assert script.index("clusterous_names=(") < script.index("main()")
+
+
+def test_the_controllers_user_data_on_aws_fits_with_its_host_key_and_registry() -> None:
+    """The largest user-data, the controller's on EC2: a failing create would say it late."""
+    from clusterous.remote.keys import generate_ed25519
+
+    controller = BootstrapParams(
+        cluster="a-cluster-name-of-32-characters1",
+        node="controller",
+        role="controller",
+        group="controller",
+        private_cidr="10.0.0.0/16",
+        swarm_addr_pool="172.30.0.0/16",
+        registry_storage="s3",
+        registry_bucket="a-registry-bucket-name-of-sixty-three-characters-abcdefghijklmn",
+        registry_region="ap-southeast-4",
+        registry_prefix="clusterous/a-cluster-name-of-32-characters1/",
+        registry_endpoint="https://s3.ap-southeast-4.amazonaws.com",
+        shared_device="/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0",
+        nfs="yes",
+        host_key=generate_ed25519("clusterous host key").private_openssh,
+        lease_seconds="28800",
+        idle_minutes="30",
+        logging="2",
+        log_max_use="512M",
+    )
+    assert len(user_data(controller, ["controller"])) <= USER_DATA_LIMIT

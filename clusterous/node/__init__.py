@@ -9,6 +9,7 @@ rendering them into the script as shell-quoted assignments.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -82,9 +83,44 @@ def bootstrap_template() -> str:
     return resources.files(__package__).joinpath("bootstrap.sh").read_text(encoding="utf-8")
 
 
-def render_bootstrap(params: BootstrapParams) -> str:
-    """The bootstrap script with the parameters in place of its marker line."""
-    lines = bootstrap_template().split("\n")
+# The end of a line that opens a here-document: <<EOF, <<'EOF', <<-"EOF".
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1\s*$")
+
+
+def without_comments(script: str) -> str:
+    """The script without its comment lines, here-documents kept byte for byte.
+
+    EC2 takes at most 16 KB of user-data, gzipped or not, and the bootstrap's
+    comments are a quarter of it. A line is dropped only when it is a whole
+    comment outside any here-document (and not the shebang or the parameters'
+    marker), so what bash runs is the same: tests compare ``declare -f``.
+    """
+    kept: list[str] = []
+    closing: str | None = None
+    for number, line in enumerate(script.split("\n")):
+        if closing is not None:
+            kept.append(line)
+            if line.lstrip("\t") == closing:
+                closing = None
+            continue
+        stripped = line.strip()
+        if stripped.startswith("#") and number > 0 and stripped != PARAMETERS_MARKER:
+            continue
+        kept.append(line)
+        opened = _HEREDOC.search(line)
+        if opened is not None:
+            closing = opened.group(2)
+    return "\n".join(kept)
+
+
+def render_bootstrap(params: BootstrapParams, compact: bool = False) -> str:
+    """The bootstrap script with the parameters in place of its marker line.
+
+    ``compact`` leaves out the comment lines (see ``without_comments``): the
+    user-data does, since it must fit EC2's limit.
+    """
+    template = bootstrap_template()
+    lines = (without_comments(template) if compact else template).split("\n")
     at = [i for i, line in enumerate(lines) if line.strip() == PARAMETERS_MARKER]
     if len(at) != 1:
         raise RuntimeError(f"bootstrap.sh must hold the line {PARAMETERS_MARKER!r} exactly once")

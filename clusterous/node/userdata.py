@@ -8,9 +8,9 @@ finds which node it is from cloud-init's instance data
 same way on both providers: the instance id (``v1.instance_id``) and the
 node's place in the launch (``ds.meta_data.ami-launch-index``, which EC2's
 metadata gives and the local provider's NoCloud seed gives alike), which
-picks its name from the list rendered here. The result is gzipped: the script
-is larger than EC2's 16 KB user-data limit, and cloud-init unpacks gzip by
-itself.
+picks its name from the list rendered here. The result is gzipped, and the
+script's comment lines are left out: the script is larger than EC2's 16 KB
+user-data limit, and cloud-init unpacks gzip by itself.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def launch_preamble(names: Sequence[str]) -> str:
 
 def render_launch_script(params: BootstrapParams, names: Sequence[str]) -> str:
     """The bootstrap with ``params``, then the lines that pick this node's name and id."""
-    script = render_bootstrap(params)
+    script = render_bootstrap(params, compact=True)
     assignments = params.shell_assignments()
     at = script.index(assignments) + len(assignments)
     return script[:at] + "\n" + launch_preamble(names) + script[at:]

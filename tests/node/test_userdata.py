@@ -102,3 +102,33 @@ def test_the_controllers_user_data_on_aws_fits_with_its_host_key_and_registry() 
         log_max_use="512M",
     )
     assert len(user_data(controller, ["controller"])) <= USER_DATA_LIMIT
+
+
+def functions_bash_defines(script: str, tmp_path: Path) -> str:
+    """``declare -f`` after bash reads every definition (the last line, ``main "$@"``, left out):
+    bash prints each function as it will run it, here-documents included, comments not."""
+    body, last = script.rstrip("\n").rsplit("\n", 1)
+    assert last == 'main "$@"'
+    path = tmp_path / "definitions.sh"
+    path.write_text(body + "\ndeclare -f\n")
+    return subprocess.run(
+        ["bash", str(path)], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout
+
+
+def test_leaving_out_the_comments_changes_nothing_bash_runs(tmp_path: Path) -> None:
+    from clusterous.node import bootstrap_template, without_comments
+
+    template = bootstrap_template()
+    compact = without_comments(template)
+    assert len(compact) < len(template) * 0.9
+    assert functions_bash_defines(compact, tmp_path) == functions_bash_defines(template, tmp_path)
+    code = [line for line in template.split("\n") if not line.lstrip().startswith("#")]
+    assert [line for line in compact.split("\n") if not line.lstrip().startswith("#")] == code
+
+
+def test_a_comment_line_inside_a_here_document_is_kept() -> None:
+    from clusterous.node import without_comments
+
+    script = "#!/bin/sh\n# gone\nwrite() {\n    cat <<'EOF'\n# kept\nEOF\n    # gone too\n}\n"
+    assert without_comments(script) == "#!/bin/sh\nwrite() {\n    cat <<'EOF'\n# kept\nEOF\n}\n"

@@ -199,6 +199,13 @@ class FakeProvider:
     def terminate_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None:
         self.log.append(f"terminate {sorted(n.name for n in nodes)}")
 
+    def stop_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None:
+        self.log.append(f"stop {sorted(n.name for n in nodes)}")
+
+    def start_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> list[NodeRecord]:
+        self.log.append(f"start {sorted(n.name for n in nodes)}")
+        return list(nodes)
+
     def describe_nodes(self) -> list[NodeView]:
         return []
 

@@ -77,6 +77,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "clusterous.cli.extend_cmd:extend",
         "Make the lease of cluster NAME end no sooner than HOURS from now.",
     ),
+    "stop": (
+        "clusterous.cli.stop_cmd:stop",
+        "Stop the machines of cluster NAME; /data, its images and its definition stay.",
+    ),
+    "start": (
+        "clusterous.cli.stop_cmd:start",
+        "Start the stopped cluster NAME again, with its services and tunnels.",
+    ),
     "ls-volumes": (
         "clusterous.cli.volumes_cmd:ls_volumes",
         "List the shared volumes clusterous made with the profile (AWS region, or this machine).",

@@ -8,7 +8,13 @@ import click
 
 from clusterous.cli.context import App, pass_app
 from clusterous.cli.cost_render import cost_table
-from clusterous.cli.render import duration, lease_status_words, size, table
+from clusterous.cli.render import (
+    duration,
+    lease_status_words,
+    size,
+    stopped_cost_lines,
+    table,
+)
 
 
 @click.command()
@@ -20,7 +26,9 @@ def status(app: App, name: str | None, as_json: bool) -> None:
     from clusterous.operations import clusters
 
     # status reads the lease and does not renew it: polling status keeps nothing alive.
-    handle = clusters.open_cluster(app.home, name, app.profile_override, renew=False)
+    handle = clusters.open_cluster(
+        app.home, name, app.profile_override, renew=False, allow_stopped=True
+    )
     seen = clusters.status(handle)
     if as_json:
         click.echo(json.dumps(seen.to_dict(), indent=2))
@@ -51,5 +59,9 @@ def status(app: App, name: str | None, as_json: bool) -> None:
                 f"the lease of cluster {seen.name!r} is in its last 10 %: "
                 f"'clusterous extend {seen.name}' keeps it"
             )
+    if seen.stopped:
+        for line in stopped_cost_lines(seen.stopped_costs):
+            app.out.print(line)
+        app.out.print(f"Start it again with 'clusterous start {seen.name}'.")
     for problem in seen.problems:
         app.err.print(f"[yellow]![/yellow] {problem}")

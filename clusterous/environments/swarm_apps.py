@@ -265,6 +265,42 @@ def wait_running(
         sleep(0.3)
 
 
+def wait_rescheduled(
+    client: docker.DockerClient,
+    deadline: float,
+    on_progress: Callable[[Progress], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Until every environment service runs as many tasks as it wants (after a start).
+
+    Tasks that ended when their nodes stopped stay listed as failed or
+    shut down; only the tasks Swarm wants running now are counted.
+    """
+    told: dict[str, Progress] = {}
+    while True:
+        waiting = []
+        for service in services_of(client):
+            mode = service.attrs.get("Spec", {}).get("Mode", {})
+            wanted = [t for t in service.tasks() if t.get("DesiredState") == "running"]
+            running = sum(1 for t in wanted if t.get("Status", {}).get("State") == "running")
+            desired = mode["Replicated"].get("Replicas", 0) if "Replicated" in mode else len(wanted)
+            progress = Progress(service.name, running, desired)
+            if told.get(service.name) != progress:
+                told[service.name] = progress
+                on_progress(progress)
+            if running < desired or (desired == 0 and "Replicated" not in mode):
+                waiting.append(progress)
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise ClusterousError(
+                "the environment's services did not run again in time",
+                ", ".join(f"{p.component}: {p.running}/{p.desired} running" for p in waiting),
+                "raise --timeout, or see 'clusterous status' and 'clusterous logs COMPONENT'",
+            )
+        sleep(0.5)
+
+
 def _wanted(spec: ServiceSpec | Replanned) -> tuple[str, int]:
     if isinstance(spec, Replanned):
         return spec.component, spec.after

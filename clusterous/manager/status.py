@@ -18,7 +18,8 @@ from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.cost import cluster_cost, publish_cost
 from clusterous.manager.lease import run_lease
-from clusterous.providers.base import NodeView, Provider
+from clusterous.manager.pause import PAUSED_STATUSES
+from clusterous.providers.base import CostLine, NodeView, Provider
 from clusterous.providers.cost import CostReport
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
@@ -104,6 +105,11 @@ class ClusterStatus:
     problems: list[str] = field(default_factory=list)
     lease: LeaseStatus | None = None
     cost: CostReport | None = None  # None: the provider cannot say, or it could not be read
+    stopped_costs: list[CostLine] = field(default_factory=list)  # per hour, while stopped
+
+    @property
+    def stopped(self) -> bool:
+        return self.status in PAUSED_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +133,8 @@ def cluster_status(
     swarm_nodes: dict[str, SwarmNode] = {}
     swarm_known = False
     try:
+        if state.status in PAUSED_STATUSES:  # its nodes are off: nothing to ask them
+            raise ClusterousError(f"the cluster is {state.status}")
         with access.connect_controller(state, timeout=5) as controller:
             swarm_nodes, services = _from_controller(controller)
             result.services = services
@@ -136,7 +144,8 @@ def cluster_status(
             unwritten = publish_cost(controller, result.cost) if result.cost else None
             result.problems += [unwritten] if unwritten else []
     except ClusterousError as problem:
-        result.problems.append(f"controller unreachable: {problem.what}")
+        if state.status not in PAUSED_STATUSES:
+            result.problems.append(f"controller unreachable: {problem.what}")
     for node in sorted(state.nodes, key=display_order):
         result.nodes.append(
             NodeStatus.merge(
@@ -150,6 +159,8 @@ def cluster_status(
                 swarm_known,
             )
         )
+    if state.status in PAUSED_STATUSES:
+        return result  # the lease waits for start, which renews it
     if result.nodes and all(n.machine not in ("running", "pending") for n in result.nodes):
         result.problems.append(_ended_words(state))
     elif result.lease is None:

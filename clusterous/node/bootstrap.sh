@@ -782,6 +782,7 @@ lease_script() {
 # mount keeps no node alive; a last-second extend is not missed). `sync` (a
 # timer) copies /data's end, and on the controller ends an idle cluster's lease.
 # The CLI runs `extend SECONDS` and `show` over SSH. Usage: see main below.
+# After `pause` (clusterous stop) and a boot, an ended lease waits RESUME_GRACE.
 set -euo pipefail
 
 SHARED=/data/.clusterous/lease
@@ -791,6 +792,8 @@ SESSION_SECONDS=60
 # Idle stop counts from the end of create (the CLI renews then), or from this long
 # after the first boot if no renewal ever comes.
 IDLE_GRACE_SECONDS=600
+RUN=/run/clusterous-lease
+RESUME_GRACE=600
 
 now() { date +%s; }
 
@@ -850,13 +853,19 @@ extend() {
     t=$(now)
     end=$(current_end)
     if [ -n "$end" ] && [ "$t" -ge "$end" ]; then
-        show
-        echo "clusterous-lease: the lease ended at $end; the nodes are ending" >&2
-        return 3
+        if ! resuming; then
+            show
+            echo "clusterous-lease: the lease ended at $end; the nodes are ending" >&2
+            return 3
+        fi
+        # The lease ran out while the cluster was stopped: a fresh one from now, or none.
+        if [ "$seconds" -eq 0 ]; then rm -f "$SHARED" "$STATE/expires"; fi
+        end=""
     fi
     if [ "$seconds" -gt 0 ] && { [ -z "$end" ] || [ "$end" -lt $((t + seconds)) ]; }; then
         set_end $((t + seconds))
     fi
+    rm -f "$STATE/paused"
     put "$STATE/active" "$t"
     printf 'previous=%s\n' "$end"
     show
@@ -877,7 +886,17 @@ check() {
         sync_lease
         end=$(number_in "$STATE/expires")
     fi
-    if [ "$(now)" -ge "$end" ]; then end_node "$end"; fi
+    if [ "$(now)" -ge "$end" ] && ! resuming; then end_node "$end"; fi
+}
+
+pause() { put "$STATE/paused" 1; put "$RUN/paused" 1; }
+
+resuming() {
+    local b
+    [ -e "$STATE/paused" ] && [ ! -e "$RUN/paused" ] || return 1
+    b=$(number_in "$RUN/booted")
+    [ -n "$b" ] || { b=$(now); put "$RUN/booted" "$b"; }
+    [ $(($(now) - b)) -lt $RESUME_GRACE ] || { rm -f "$STATE/paused"; return 1; }
 }
 
 end_node() {
@@ -910,7 +929,7 @@ stop_if_idle() {
     [ "${minutes:-0}" -gt 0 ] || return 0
     t=$(now)
     active=$(number_in "$STATE/active")
-    if [ -z "$active" ] || busy; then
+    if [ -z "$active" ] || resuming || busy; then
         put "$STATE/active" "$t"
     elif [ $((t - active)) -ge $((minutes * 60)) ]; then
         echo "clusterous-lease: idle since $active (over $minutes minutes): the lease ends now"
@@ -944,7 +963,8 @@ main() {
         show) show ;;
         check) check ;;
         sync) sync_lease ;;
-        *) echo "usage: clusterous-lease init|publish|extend SECONDS|show|check|sync" >&2; return 2 ;;
+        pause) pause ;;
+        *) echo "usage: clusterous-lease init|publish|extend SECONDS|show|check|sync|pause" >&2; return 2 ;;
     esac
 }
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from clusterous.errors import InputError
+from clusterous.errors import ClusterousError, InputError
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.current import resolve_cluster_name
 from clusterous.manager.lease import LeaseKeeper
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, unheard
+from clusterous.manager.pause import PAUSED_STATUSES
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
 from clusterous.records import ClusterState
@@ -88,15 +89,24 @@ def open_cluster(
     profile_override: str | None,
     warn: Warn = unheard,
     renew: bool = True,
+    allow_stopped: bool = False,
 ) -> ClusterHandle:
     """An existing cluster known to this machine, with the provider it was made with.
 
     With ``renew``, the first connection to the controller renews the cluster's
     lease (``manager/lease.py``) and ``warn`` hears whether it was nearly over.
+    A stopped cluster is refused, with the command that starts it, unless
+    ``allow_stopped`` (status, stop, start, destroy).
     """
     name = resolve_cluster_name(home, name)
     ledger = Ledger(home, name)
     state = ledger.load()
+    if state.status in PAUSED_STATUSES and not allow_stopped:
+        raise ClusterousError(
+            f"cluster {name!r} is stopped",
+            None if state.status == "stopped" else "its stop did not finish",
+            f"run 'clusterous start {name}'",
+        )
     provider = make_provider(cluster_profile(home, state, profile_override), name, home)
     provider.cluster_id = state.cluster_id
     keeper = LeaseKeeper(ledger, warn) if renew else None

@@ -61,10 +61,10 @@ def extend(handle: ClusterHandle, hours: float | None, confirmed: bool) -> Lease
     return view
 
 
-def ended(name: str) -> ClusterousError:
+def ended(name: str, why: str = "an ended lease cannot be extended") -> ClusterousError:
     return ClusterousError(
         f"cluster {name!r} has already ended: its lease ran out and its nodes ended themselves",
-        "an ended lease cannot be extended",
+        why,
         f"run 'clusterous destroy {name}' to remove what is left, then create it again",
     )
 

@@ -140,7 +140,7 @@ def _destroy_provider(
     if ledger.exists() and not ledger.is_damaged():
         if region is not None:
             check_ledger_region(home, ledger, profile_override, region)
-        return open_cluster(home, name, profile_override, renew=False).provider
+        return open_cluster(home, name, profile_override, renew=False, allow_stopped=True).provider
     profile = choose_profile(home, profile_override, None)
     if region is not None:
         profile = in_region(profile, region)

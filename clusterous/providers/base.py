@@ -72,7 +72,7 @@ class NodeView:
     group: str
     instance_type: str
     instance_id: str
-    state: str  # running, stopped, pending, missing
+    state: str  # running, pending, stopping, stopped, terminated (the lease ended it)
     private_addr: str = ""
     ssh_host: str = ""
     ssh_port: int = 0
@@ -106,6 +106,7 @@ class CostLine:
     amount: str  # "100 GiB gp3", "4 addresses"
     hourly: float | None  # the whole line, USD per hour; None: unknown, never guessed
     source: str = ""  # where the price came from
+    while_stopped: bool = True  # still bills while the machines are stopped (disks do)
 
 
 @dataclass(frozen=True)
@@ -298,6 +299,12 @@ class Provider(Protocol):
     ) -> list[NodeRecord]: ...
 
     def terminate_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None: ...
+
+    def stop_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None:
+        """Stop the nodes' machines and wait until they are; their disks and /data stay."""
+
+    def start_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> list[NodeRecord]:
+        """Start stopped machines and wait until they run; the records with today's endpoints."""
 
     def describe_nodes(self) -> list[NodeView]: ...
 

@@ -1,7 +1,7 @@
 """The node's lease script (``clusterous-lease``, from bootstrap.sh), run by bash on a fake clock.
 
 The script is taken from the rendered bootstrap exactly as a node writes it,
-then sourced with its two paths moved into a temporary directory and four
+then sourced with its three paths moved into a temporary directory and four
 edges replaced by shell functions: the clock (``now``), the node's end
 (``end_node`` prints instead of powering off), and what the idle check reads
 from the machine (``docker service ls`` and ``ps``). Everything else is the
@@ -50,6 +50,10 @@ class LeaseNode:
     def state(self) -> Path:
         return self.root / "state"
 
+    def reboot(self) -> None:
+        """What a boot does to the lease's files: /run (a tmpfs) starts empty."""
+        shutil.rmtree(self.root / "run", ignore_errors=True)
+
     def cached_end(self) -> int | None:
         path = self.state / "expires"
         return int(path.read_text()) if path.exists() else None
@@ -61,6 +65,7 @@ class LeaseNode:
 source {shlex.quote(str(self.script))}
 SHARED={shlex.quote(str(self.shared))}
 STATE={shlex.quote(str(self.state))}
+RUN={shlex.quote(str(self.root / "run"))}
 now() {{ echo {now}; }}
 end_node() {{ echo "ENDED $1"; }}
 service_replicas() {{ printf '%s\\n' {shlex.quote(replicas)} | sed '/^$/d'; }}

@@ -238,3 +238,73 @@ def test_extend_reads_leading_zeros_as_decimal(tmp_path: Path, shared: Path, scr
     boss = controller(tmp_path, shared, script)
     shown = values(ok(boss, 2000, "extend", "0" + str(9 * HOUR)))
     assert shown["expires"] == str(2000 + 9 * HOUR)
+
+
+# -- pause: `clusterous stop`, then `start` -------------------------------------------
+
+
+def stopped_and_booted(lease: LeaseNode, paused_at: int) -> None:
+    """`clusterous stop` paused the node at ``paused_at``; then it was stopped and booted."""
+    ok(lease, paused_at, "pause")
+    lease.reboot()
+
+
+def test_a_paused_node_booted_after_its_lease_ran_out_waits_for_start_to_renew_it(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    boss = controller(tmp_path, shared, script)
+    stopped_and_booted(boss, 2000)
+    later = 1000 + 30 * HOUR  # stopped for a day: the lease ended meanwhile
+    assert ok(boss, later, "check") == ""
+    assert ok(boss, later + 599, "check") == ""
+    shown = values(ok(boss, later + 300, "extend", str(8 * HOUR)))
+    assert shown["expires"] == str(later + 300 + 8 * HOUR)
+    assert shared.read_text() == f"{later + 300 + 8 * HOUR}\n"
+    assert ok(boss, later + 300 + 8 * HOUR, "check") == f"ENDED {later + 300 + 8 * HOUR}\n"
+
+
+def test_a_paused_node_that_start_never_renews_still_ends_after_the_grace(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    boss = controller(tmp_path, shared, script)
+    stopped_and_booted(boss, 2000)
+    later = 1000 + 30 * HOUR  # started from the EC2 console, say: nobody renews
+    assert ok(boss, later, "check") == ""
+    assert ok(boss, later + 600, "check") == f"ENDED {1000 + 8 * HOUR}\n"
+    lease_done = boss.run(later + 601, "extend", str(HOUR))
+    assert lease_done.returncode == 3  # the grace is over and forgotten
+
+
+def test_a_pause_without_a_stop_changes_nothing(tmp_path: Path, shared: Path, script: Path) -> None:
+    boss = controller(tmp_path, shared, script)
+    ok(boss, 2000, "pause")  # the stop failed: the node runs on, the same boot
+    assert ok(boss, 1000 + 8 * HOUR, "check") == f"ENDED {1000 + 8 * HOUR}\n"
+    assert boss.run(1000 + 8 * HOUR, "extend", str(HOUR)).returncode == 3
+
+
+def test_a_resumed_worker_waits_too_and_takes_the_renewed_lease_from_data(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    boss = controller(tmp_path, shared, script)
+    worker = node(tmp_path, "worker", shared, script)
+    ok(worker, 1000, "init", "node", str(8 * HOUR), "0")
+    stopped_and_booted(worker, 2000)
+    stopped_and_booted(boss, 2000)
+    later = 1000 + 30 * HOUR
+    ok(worker, later, "sync")  # the controller has not renewed yet: the ended end is copied
+    assert ok(worker, later + 15, "check") == ""
+    ok(boss, later + 20, "extend", str(8 * HOUR))
+    ok(worker, later + 30, "sync")
+    assert worker.cached_end() == later + 20 + 8 * HOUR
+    assert ok(worker, later + 700, "check") == ""
+
+
+def test_idle_stop_counts_from_the_boot_after_a_pause(
+    tmp_path: Path, shared: Path, script: Path
+) -> None:
+    boss = controller(tmp_path, shared, script, idle=5)
+    stopped_and_booted(boss, 2000)
+    later = 1000 + 4 * HOUR  # the lease still runs; the last activity is hours old
+    ok(boss, later, "sync")
+    assert boss.cached_end() == 1000 + 8 * HOUR
+    assert values(ok(boss, later, "show"))["active"] == str(later)

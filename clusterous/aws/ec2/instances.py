@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -232,6 +232,43 @@ class InstanceCalls(Ec2Api):
                 ignore=GONE_CODES,
                 InstanceIds=list(ids[start : start + 500]),
             )
+
+    def stop_instances(self, ids: Sequence[str]) -> None:
+        """StopInstances (``clusterous stop``): root disks and addresses in the VPC stay."""
+        for start in range(0, len(ids), 500):
+            self.clients.call(
+                "ec2:StopInstances", "stop_instances", InstanceIds=list(ids[start : start + 500])
+            )
+
+    def start_instances(self, ids: Sequence[str]) -> None:
+        for start in range(0, len(ids), 500):
+            self.clients.call(
+                "ec2:StartInstances", "start_instances", InstanceIds=list(ids[start : start + 500])
+            )
+
+    def wait_state(
+        self,
+        ids: Sequence[str],
+        wanted: str,
+        deadline: float,
+        progress: Callable[[dict[str, str]], None] | None = None,
+    ) -> dict[str, str]:
+        """Poll until every instance is in state ``wanted``; returns those that are not.
+
+        ``progress`` hears each poll's states (instance id -> state). An
+        instance that is gone counts as "terminated".
+        """
+        waiting = list(ids)
+        while waiting:
+            states = self.instance_states(waiting)
+            seen = {i: states.get(i, "terminated") for i in waiting}
+            if progress is not None:
+                progress(seen)
+            waiting = [i for i in waiting if seen[i] != wanted]
+            if not waiting or self.clock() >= deadline:
+                return {i: seen[i] for i in waiting}
+            self.sleep(3)
+        return {}
 
     def wait_terminated(self, ids: Sequence[str], deadline: float) -> list[str]:
         """Poll until every instance is terminated; returns those that are not."""

@@ -45,6 +45,7 @@ from clusterous.providers.aws.network import (
     Placement,
     resource_tags,
 )
+from clusterous.providers.aws.power import AwsPower
 from clusterous.providers.aws.sweep import AwsSweep
 from clusterous.providers.aws.volumes import AwsKeptVolumes
 from clusterous.providers.base import (
@@ -332,6 +333,12 @@ class AwsProvider:
             )
         for node in nodes:
             say(f"terminated node {node.name} ({node.instance_id})")
+
+    def stop_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None:
+        AwsPower(lambda: self.ec2, self.cluster, self.clock).stop(nodes, say)
+
+    def start_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> list[NodeRecord]:
+        return AwsPower(lambda: self.ec2, self.cluster, self.clock).start(nodes, say)
 
     def describe_nodes(self) -> list[NodeView]:
         views = []

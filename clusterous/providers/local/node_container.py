@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 LAUNCHED = "etc/clusterous/launched"  # see node_image/clusterous-await-launch.service
+RESTART_POLICY = {"Name": "on-failure"}  # see create_node_container
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         # The node comes back after a restart of the engine (systemd stopped by the engine
         # exits 130), as an instance does; a node whose lease ended exits 0 and stays down.
-        restart_policy={"Name": "on-failure"},
+        restart_policy=RESTART_POLICY,
         **node_container_security(),
     )
     # What `docker run --security-opt systempaths=unconfined --cgroupns private` send.

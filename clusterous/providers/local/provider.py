@@ -38,6 +38,7 @@ from clusterous.providers.base import (
     launches,
     slot_of,
 )
+from clusterous.providers.local import power
 from clusterous.providers.local.adopt import LocalAdopter
 from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog, LocalMeter
 from clusterous.providers.local.host import connect_docker, free_local_port, host_nameservers
@@ -338,6 +339,12 @@ class LocalProvider:
             self._remove_volume(self._name(f"{node.name}-docker"))
             say(f"removed node {node.name}")
 
+    def stop_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> None:
+        power.stop_nodes(self.client, self._name, nodes, say)
+
+    def start_nodes(self, nodes: Sequence[NodeRecord], say: Say) -> list[NodeRecord]:
+        return power.start_nodes(self.client, self._name, nodes, say)
+
     def _remove_volume(self, name: str) -> None:
         import docker
 
@@ -357,9 +364,7 @@ class LocalProvider:
                     group=labels.get("clusterous.group", ""),
                     instance_type=labels.get("clusterous.type", ""),
                     instance_id=container.id[:12],
-                    state={"running": "running", "created": "pending"}.get(
-                        container.status, "stopped"
-                    ),
+                    state=power.machine_state(container),
                     private_addr=container.attrs["NetworkSettings"]["Networks"]
                     .get(self.network_name, {})
                     .get("IPAddress", ""),

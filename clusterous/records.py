@@ -23,6 +23,9 @@ from typing import Any, TypeVar
 from clusterous.errors import ClusterousError, NotFoundError
 
 SCHEMA_VERSION = 2
+# ClusterState.status of a cluster whose machines `clusterous stop` stopped (or is stopping):
+# commands that need its nodes refuse it, status does not reach for them.
+PAUSED_STATUSES = ("stopping", "stopped")
 
 
 @dataclass
@@ -121,7 +124,7 @@ class ClusterState:
     provider: str
     profile: str
     schema_version: int = SCHEMA_VERSION
-    status: str = "creating"  # creating, ready, failed, destroying
+    status: str = "creating"  # creating, ready, failed, destroying, stopping, stopped, starting
     created_at: float = field(default_factory=time.time)
     private_cidr: str = ""
     cluster_id: str = ""

@@ -29,7 +29,6 @@ from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
 
 STOPPING, STOPPED, STARTING, READY = "stopping", "stopped", "starting", "ready"
-PAUSED_STATUSES = (STOPPING, STOPPED)  # commands that need the nodes refuse these
 ALIVE = ("running", "pending")
 PAUSE_COMMAND = "/usr/local/sbin/clusterous-lease pause"
 

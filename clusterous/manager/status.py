@@ -18,10 +18,9 @@ from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.cost import cluster_cost, publish_cost
 from clusterous.manager.lease import run_lease
-from clusterous.manager.pause import PAUSED_STATUSES
 from clusterous.providers.base import CostLine, NodeView, Provider
 from clusterous.providers.cost import CostReport
-from clusterous.records import ClusterState, NodeRecord
+from clusterous.records import PAUSED_STATUSES, ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
 
 

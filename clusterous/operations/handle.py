@@ -17,10 +17,9 @@ from clusterous.manager.current import resolve_cluster_name
 from clusterous.manager.lease import LeaseKeeper
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.lock import Warn, unheard
-from clusterous.manager.pause import PAUSED_STATUSES
 from clusterous.providers.base import Provider
 from clusterous.providers.factory import make_provider
-from clusterous.records import ClusterState
+from clusterous.records import PAUSED_STATUSES, ClusterState
 
 if TYPE_CHECKING:
     from clusterous.config import Profile

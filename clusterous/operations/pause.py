@@ -18,7 +18,6 @@ from clusterous.manager.lease import LeaseView
 from clusterous.manager.lock import cluster_lock
 from clusterous.manager.pause import (
     ALIVE,
-    PAUSED_STATUSES,
     STARTING,
     Machines,
     PauseContext,
@@ -29,7 +28,7 @@ from clusterous.manager.report import Reporter
 from clusterous.operations.handle import ClusterHandle
 from clusterous.operations.lease import ended
 from clusterous.providers.base import CostLine
-from clusterous.records import NodeRecord, TunnelRecord
+from clusterous.records import PAUSED_STATUSES, NodeRecord, TunnelRecord
 
 DEFAULT_TIMEOUT = 600.0
 
@@ -62,6 +61,8 @@ def stop(handle: ClusterHandle, reporter: Reporter, timeout: float = DEFAULT_TIM
         if state.status in PAUSED_STATUSES and not machines.with_state(*ALIVE, "stopping"):
             return Stopped(True, list(state.nodes), stopped_costs(handle))
         closed = tunnels.stop_all(state.tunnels, handle.name)  # the records stay, for start
+        if state.dashboard is not None:  # 'clusterous dashboard' opens it again
+            tunnels.stop(state.dashboard, handle.name)
         if closed:
             reporter.done(f"closed {len(closed)} tunnel(s); start opens them again")
         nodes = stop_cluster(context(handle, reporter, timeout))

@@ -161,6 +161,24 @@ def test_a_stopped_then_started_worker_comes_back_ready(cluster: Cluster) -> Non
     assert back, "worker-2 did not come back Ready in Swarm after a stop and a start"
 
 
+def test_stop_then_start_brings_the_whole_cluster_and_its_app_back(cluster: Cluster) -> None:
+    cluster.on("worker-1", "echo kept-while-stopped > /data/stop-check")
+    stopped = cluster.cli.ok("stop", cluster.name)
+    assert f"Cluster {cluster.name} is stopped (4 nodes)" in stopped.stdout
+    assert "lease paused" in stopped.stderr  # every node, over SSH, before it stopped
+    assert "root disks (4 x 20 GiB)" in stopped.stdout and "public IPv4" not in stopped.stdout
+    status = cluster.cli.status(cluster.name)
+    assert status["status"] == "stopped" and status["problems"] == []
+    assert {n["machine"] for n in status["nodes"]} == {"stopped"}
+    started = cluster.cli.ok("start", cluster.name)
+    assert f"Cluster {cluster.name} is running again" in started.stdout
+    nodes = nodes_by_name(cluster.cli.status(cluster.name))
+    assert {(n["state"], n["swarm"]) for n in nodes.values()} == {("up", "ready")}
+    assert cluster.on("controller", "cat /data/stop-check").strip() == "kept-while-stopped"
+    page = wait_for(lambda: "ip-" in http_get(cluster.port) and http_get(cluster.port))
+    assert page.count("<li>worker on ") == 2
+
+
 def test_destroy_leaves_nothing_tagged_in_moto_and_nothing_in_the_twin(cluster: Cluster) -> None:
     stop_tunnels(cluster.name)
     assert registry_objects(cluster.cli.twin, cluster.name) != []  # the app's image is there

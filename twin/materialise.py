@@ -147,11 +147,30 @@ class Materialiser:
                 self.stopped.discard(instance_id)
             log.info("%s: starting its node again", instance_id)
             self.client.containers.get(node.container).start()
+            self._present_disks(node)
             if node.forward is not None:
                 node.forward.close()
             raw = self.moto.instance(node.region, instance_id)
             self._register_metadata(node.region, raw)
             node.forward = self._forward_ssh(node.region, raw, node)
+
+    def _present_disks(self, node: Node) -> None:
+        """A started instance finds its volumes attached, as on EC2.
+
+        A node container's /dev starts afresh, so each device is presented
+        again; and /data is mounted as its fstab line mounts it at an
+        instance's boot (in a container no udev tells systemd the device is there).
+        """
+        with self._lock:
+            disks = [d for d in self.disks.values() if d.attached_to == node.instance_id]
+        for disk in (d for d in disks if d.device):
+            numbers = loopdev.device_numbers(disk.device)
+            self._exec(node, loopdev.node_device_script(disk.volume_id, numbers))
+            self._exec(
+                node,
+                "! grep -q ' /data ' /etc/fstab || mountpoint -q /data || "
+                f"mount /dev/twin-{disk.volume_id} /data",
+            )
 
     def _on_CreateVolume(self, call: Call, answer: bytes) -> None:
         found = VOLUME_ID.search(answer.decode("utf-8", "replace"))

@@ -129,22 +129,11 @@ def cluster_status(
     views = {v.name: v for v in provider.describe_nodes()}
     result.cost, unknown = cluster_cost(state, provider, now)
     result.problems += [unknown] if unknown else []
-    swarm_nodes: dict[str, SwarmNode] = {}
-    swarm_known = False
-    try:
-        if state.status in PAUSED_STATUSES:  # its nodes are off: nothing to ask them
-            raise ClusterousError(f"the cluster is {state.status}")
-        with access.connect_controller(state, timeout=5) as controller:
-            swarm_nodes, services = _from_controller(controller)
-            result.services = services
-            result.shared_volume = _volume_usage(controller)
-            swarm_known = True
-            result.lease = _lease_now(controller, state, now)
-            unwritten = publish_cost(controller, result.cost) if result.cost else None
-            result.problems += [unwritten] if unwritten else []
-    except ClusterousError as problem:
-        if state.status not in PAUSED_STATUSES:
-            result.problems.append(f"controller unreachable: {problem.what}")
+    swarm_nodes: dict[str, SwarmNode] | None = None  # None: unknown
+    if state.status not in PAUSED_STATUSES:  # a stopped cluster's nodes are off: ask nothing
+        swarm_nodes = _ask_controller(state, access, now, result)
+    swarm_known = swarm_nodes is not None
+    swarm_nodes = swarm_nodes or {}
     for node in sorted(state.nodes, key=display_order):
         result.nodes.append(
             NodeStatus.merge(
@@ -165,6 +154,23 @@ def cluster_status(
     elif result.lease is None:
         result.lease = _lease_last_known(state, now)
     return result
+
+
+def _ask_controller(
+    state: ClusterState, access: ClusterAccess, now: float, result: ClusterStatus
+) -> dict[str, SwarmNode] | None:
+    """Swarm's nodes (None when the controller does not answer); services, /data, lease."""
+    try:
+        with access.connect_controller(state, timeout=5) as controller:
+            swarm_nodes, result.services = _from_controller(controller)
+            result.shared_volume = _volume_usage(controller)
+            result.lease = _lease_now(controller, state, now)
+            unwritten = publish_cost(controller, result.cost) if result.cost else None
+            result.problems += [unwritten] if unwritten else []
+            return swarm_nodes
+    except ClusterousError as problem:
+        result.problems.append(f"controller unreachable: {problem.what}")
+        return None
 
 
 def _lease_now(controller: Session, state: ClusterState, now: float) -> LeaseStatus | None:

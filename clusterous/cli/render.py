@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from clusterous.operations.clusters import PlannedCreate, PlannedGroup
     from clusterous.operations.environments import RunResult
     from clusterous.operations.lease import LeaseStatus
-    from clusterous.operations.pause import CostLine
 
 
 class ConsoleReporter:
@@ -110,19 +109,6 @@ def lease_cost_words(planned: PlannedCreate) -> str | None:
     if total is None:
         return f"cost for the {hours:g} h lease: price unknown"
     return f"cost: at most ${total * hours:.2f} for the {hours:g} h lease"
-
-
-def stopped_cost_lines(costs: Sequence[CostLine]) -> list[str]:
-    """What a stopped cluster still bills per hour, a line each, then the total."""
-    if not costs:
-        return ["A stopped cluster costs nothing here (its disks are on this machine)."]
-    lines = ["While stopped, the cluster still bills (instances do not):"]
-    lines += [f"  {c.what} ({c.amount}): {_hourly(c.hourly)}" for c in costs]
-    prices = [c.hourly for c in costs]
-    total = None if None in prices else sum(p for p in prices if p is not None)
-    month = "" if total is None else f" (about ${total * 730:.2f} a month)"
-    lines.append(f"  total: {_hourly(total)}{month}")
-    return lines
 
 
 def _node_size(group: PlannedGroup) -> str:

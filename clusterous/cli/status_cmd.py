@@ -12,8 +12,12 @@ from clusterous.cli.render import (
     duration,
     lease_status_words,
     size,
-    stopped_cost_lines,
     table,
+)
+
+STOPPED_WORDS = (
+    "Stopped: it bills for its disks and stored images only (the cost above); "
+    "'clusterous start {name}' starts it again."
 )
 
 
@@ -60,8 +64,6 @@ def status(app: App, name: str | None, as_json: bool) -> None:
                 f"'clusterous extend {seen.name}' keeps it"
             )
     if seen.stopped:
-        for line in stopped_cost_lines(seen.stopped_costs):
-            app.out.print(line)
-        app.out.print(f"Start it again with 'clusterous start {seen.name}'.")
+        app.out.print(STOPPED_WORDS.format(name=seen.name))
     for problem in seen.problems:
         app.err.print(f"[yellow]![/yellow] {problem}")

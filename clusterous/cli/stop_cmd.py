@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from clusterous.cli.context import App, pass_app
-from clusterous.cli.render import ConsoleReporter, stopped_cost_lines
+from clusterous.cli.cost_render import cost_table
+from clusterous.cli.render import ConsoleReporter
+from clusterous.cli.status_cmd import STOPPED_WORDS
 
 timeout_option = click.option(
     "--timeout",
@@ -35,9 +37,9 @@ def stop(app: App, name: str | None, timeout: float) -> None:
         app.out.print(f"Cluster [bold]{handle.name}[/bold] is already stopped.")
     else:
         app.out.print(f"Cluster [bold]{handle.name}[/bold] is stopped ({len(done.nodes)} nodes).")
-    for line in stopped_cost_lines(done.costs):
-        app.out.print(line)
-    app.out.print(f"Start it again with 'clusterous start {handle.name}'.")
+    if done.cost is not None:
+        app.out.print(cost_table(done.cost))
+    app.out.print(STOPPED_WORDS.format(name=handle.name))
 
 
 @click.command()

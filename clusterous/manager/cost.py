@@ -16,8 +16,14 @@ import paramiko
 
 from clusterous.errors import ClusterousError
 from clusterous.providers.base import Provider
-from clusterous.providers.cost import CostReport, Rate, cost_report, dashboard_record
-from clusterous.records import ClusterState
+from clusterous.providers.cost import (
+    CostReport,
+    Rate,
+    cost_report,
+    dashboard_record,
+    while_stopped,
+)
+from clusterous.records import PAUSED_STATUSES, ClusterState
 from clusterous.remote.ssh import Session
 
 COST_FILE = "/etc/clusterous/cost.json"
@@ -26,7 +32,10 @@ COST_FILE = "/etc/clusterous/cost.json"
 def cost_rates(state: ClusterState, provider: Provider, now: float) -> list[Rate] | None:
     """What bills now, line by line; None when the provider cannot say."""
     meter = provider.meter
-    return None if meter is None else meter.rates(state, now)
+    if meter is None:
+        return None
+    rates = meter.rates(state, now)
+    return while_stopped(rates) if state.status in PAUSED_STATUSES else rates
 
 
 def cluster_cost(

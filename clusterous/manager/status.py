@@ -18,7 +18,7 @@ from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.cost import cluster_cost, publish_cost
 from clusterous.manager.lease import run_lease
-from clusterous.providers.base import CostLine, NodeView, Provider
+from clusterous.providers.base import NodeView, Provider
 from clusterous.providers.cost import CostReport
 from clusterous.records import PAUSED_STATUSES, ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
@@ -104,7 +104,6 @@ class ClusterStatus:
     problems: list[str] = field(default_factory=list)
     lease: LeaseStatus | None = None
     cost: CostReport | None = None  # None: the provider cannot say, or it could not be read
-    stopped_costs: list[CostLine] = field(default_factory=list)  # per hour, while stopped
 
     @property
     def stopped(self) -> bool:

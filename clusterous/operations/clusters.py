@@ -236,12 +236,7 @@ def create(
 
 def status(handle: ClusterHandle, now: float | None = None) -> ClusterStatus:
     """The cluster now; ``now`` (epoch seconds) is the moment its cost is counted to."""
-    seen = cluster_status(handle.state(), handle.provider, handle.access, now)
-    if seen.stopped:
-        from clusterous.operations.pause import stopped_costs
-
-        seen.stopped_costs = stopped_costs(handle)
-    return seen
+    return cluster_status(handle.state(), handle.provider, handle.access, now)
 
 
 def scale_context(handle: ClusterHandle, reporter: Reporter, timeout: float) -> ScaleContext:

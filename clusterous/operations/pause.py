@@ -4,8 +4,8 @@
 manager pauses the lease and stops every machine. ``start`` has the manager
 start them, renew the lease and wait for Swarm Ready; then waits for the
 running environment's services to run again (Swarm reschedules them) and
-reopens its tunnels, as ``clusterous tunnel`` does. Each says what a stopped
-cluster still costs: its disks, not its instances.
+reopens its tunnels, as ``clusterous tunnel`` does. ``stop`` says what the
+stopped cluster still bills (status's cost: disks and stored images, no instances).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from clusterous.manager.pause import (
 from clusterous.manager.report import Reporter
 from clusterous.operations.handle import ClusterHandle
 from clusterous.operations.lease import ended
-from clusterous.providers.base import CostLine
+from clusterous.providers.cost import CostReport
 from clusterous.records import PAUSED_STATUSES, NodeRecord, TunnelRecord
 
 DEFAULT_TIMEOUT = 600.0
@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT = 600.0
 class Stopped:
     already: bool  # it was stopped before this command
     nodes: list[NodeRecord] = field(default_factory=list)
-    costs: list[CostLine] = field(default_factory=list)
+    cost: CostReport | None = None  # None: the provider cannot say
 
 
 @dataclass
@@ -59,14 +59,14 @@ def stop(handle: ClusterHandle, reporter: Reporter, timeout: float = DEFAULT_TIM
         machines = Machines.of(state, handle.provider)
         refuse_gone(handle.name, machines)
         if state.status in PAUSED_STATUSES and not machines.with_state(*ALIVE, "stopping"):
-            return Stopped(True, list(state.nodes), stopped_costs(handle))
+            return Stopped(True, list(state.nodes), stopped_cost(handle))
         closed = tunnels.stop_all(state.tunnels, handle.name)  # the records stay, for start
         if state.dashboard is not None:  # 'clusterous dashboard' opens it again
             tunnels.stop(state.dashboard, handle.name)
         if closed:
             reporter.done(f"closed {len(closed)} tunnel(s); start opens them again")
         nodes = stop_cluster(context(handle, reporter, timeout))
-    return Stopped(False, nodes, stopped_costs(handle))
+    return Stopped(False, nodes, stopped_cost(handle))
 
 
 def start(handle: ClusterHandle, reporter: Reporter, timeout: float = DEFAULT_TIMEOUT) -> Started:
@@ -114,18 +114,9 @@ def wait_services(handle: ClusterHandle, reporter: Reporter, deadline: float) ->
     reporter.done("every service runs again")
 
 
-def stopped_costs(handle: ClusterHandle) -> list[CostLine]:
-    """What a stopped cluster still bills per hour: the dry run's lines but the instances."""
-    state = handle.state()
-    provider = handle.provider
-    volume_gib: int | None = 0
-    unknown: list[CostLine] = []
-    kept = provider.kept_volumes
-    if kept is not None and not kept.free_to_keep:
-        mine = [v for v in kept.find() if v.cluster == state.name and not v.kept]
-        sizes = [v.size_gib for v in mine if v.size_gib is not None]
-        volume_gib = sum(sizes)
-        if not sizes:
-            unknown.append(CostLine("shared volume", "size unknown", None))
-    lines = provider.catalog.running_costs(len(state.nodes), volume_gib)
-    return [c for c in lines if c.while_stopped] + unknown
+def stopped_cost(handle: ClusterHandle) -> CostReport | None:
+    """What the stopped cluster still bills: status's cost, the lines that bill while stopped."""
+    from clusterous.manager.cost import cluster_cost
+
+    report, _ = cluster_cost(handle.state(), handle.provider, time.time())
+    return report

@@ -106,7 +106,6 @@ class CostLine:
     amount: str  # "100 GiB gp3", "4 addresses"
     hourly: float | None  # the whole line, USD per hour; None: unknown, never guessed
     source: str = ""  # where the price came from
-    while_stopped: bool = True  # still bills while the machines are stopped (disks do)
 
 
 @dataclass(frozen=True)

@@ -149,10 +149,11 @@ def test_the_cli_says_what_a_stopped_cluster_still_bills_and_refuses_what_needs_
     status = cli_runner("status", CLUSTER)
     assert status.exit_code == 0, status.output
     assert f"Cluster {CLUSTER} (aws" in status.stdout and "stopped" in status.stdout
-    assert "shared volume (10 GiB gp3): $0.0012/h" in status.stdout  # 10 x 0.0876 / 730
-    assert "root disks (3 x 20 GiB): $0.0072/h" in status.stdout
-    assert "public IPv4" not in status.stdout  # a stopped instance has no public address
-    assert "total: $0.0084/h" in status.stdout
+    rows = {line.split("│")[0].strip(): line for line in status.stdout.splitlines() if "│" in line}
+    assert "$0.0012" in rows["shared volume"]  # 10 GiB x 0.0876 / 730, per hour
+    assert "$0.0072" in rows["root disks"]  # 3 x 20 GiB
+    assert not any("on demand" in r or "public IPv4" in r for r in rows)  # no instance bills
+    assert "Stopped: it bills for its disks and stored images only" in status.stdout
     for command in (
         ("ssh", "--cluster", CLUSTER, "controller", "--", "true"),
         ("add-nodes", "1", "--cluster", CLUSTER),

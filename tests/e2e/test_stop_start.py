@@ -111,10 +111,10 @@ def test_status_of_a_stopped_cluster_says_stopped_without_reaching_the_nodes(
 ) -> None:
     seen = cluster.cli.ok("status", cluster.name)
     assert f"Cluster {cluster.name} (local" in seen.stdout and "stopped" in seen.stdout
-    assert "costs nothing here" in seen.stdout
+    assert "nothing billable" in seen.stdout and "Stopped: it bills for its disks" in seen.stdout
     assert "unreachable" not in seen.output
     status = json.loads(cluster.cli.ok("status", cluster.name, "--json").stdout)
-    assert status["status"] == "stopped" and status["stopped_costs"] == []
+    assert status["status"] == "stopped" and status["cost"]["per_hour"] == 0
     assert {n["machine"] for n in status["nodes"]} == {"stopped"}
 
 

@@ -166,7 +166,8 @@ def test_stop_then_start_brings_the_whole_cluster_and_its_app_back(cluster: Clus
     stopped = cluster.cli.ok("stop", cluster.name)
     assert f"Cluster {cluster.name} is stopped (4 nodes)" in stopped.stdout
     assert "lease paused" in stopped.stderr  # every node, over SSH, before it stopped
-    assert "root disks (4 x 20 GiB)" in stopped.stdout and "public IPv4" not in stopped.stdout
+    assert "Stopped: it bills for its disks" in stopped.stdout
+    assert "public IPv4" not in stopped.stdout and "on demand" not in stopped.stdout
     status = cluster.cli.status(cluster.name)
     assert status["status"] == "stopped" and status["problems"] == []
     assert {n["machine"] for n in status["nodes"]} == {"stopped"}

@@ -79,7 +79,6 @@ class AwsCatalog:
                 f"{nodes} address" + ("es" if nodes != 1 else ""),
                 nodes * PUBLIC_IPV4_HOURLY_USD,
                 "AWS's flat price per address-hour",
-                while_stopped=False,  # a stopped instance gives its public address up
             ),
         ]
 

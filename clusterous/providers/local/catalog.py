@@ -57,4 +57,6 @@ class LocalMeter:
 
     def rates(self, state: ClusterState, now: float) -> list[Rate]:
         uses = tuple(Use(1, state.created_at or now) for _ in state.nodes)
-        return [Rate(LOCAL_COST_WORDS, "local", "container-hour", 0.0, "local provider", uses)]
+        words, source = LOCAL_COST_WORDS, "local provider"
+        # Nothing, running or stopped.
+        return [Rate(words, "local", "container-hour", 0.0, source, uses, bills_when_stopped=True)]

@@ -782,7 +782,6 @@ lease_script() {
 # mount keeps no node alive; a last-second extend is not missed). `sync` (a
 # timer) copies /data's end, and on the controller ends an idle cluster's lease.
 # The CLI runs `extend SECONDS` and `show` over SSH. Usage: see main below.
-# After `pause` (clusterous stop) and a boot, an ended lease waits RESUME_GRACE.
 set -euo pipefail
 
 SHARED=/data/.clusterous/lease
@@ -793,7 +792,7 @@ SESSION_SECONDS=60
 # after the first boot if no renewal ever comes.
 IDLE_GRACE_SECONDS=600
 RUN=/run/clusterous-lease
-RESUME_GRACE=600
+RESUME_GRACE=600 # after pause and a boot
 
 now() { date +%s; }
 
@@ -858,8 +857,6 @@ extend() {
             echo "clusterous-lease: the lease ended at $end; the nodes are ending" >&2
             return 3
         fi
-        # The lease ran out while the cluster was stopped: a fresh one from now, or none.
-        if [ "$seconds" -eq 0 ]; then rm -f "$SHARED" "$STATE/expires"; fi
         end=""
     fi
     if [ "$seconds" -gt 0 ] && { [ -z "$end" ] || [ "$end" -lt $((t + seconds)) ]; }; then

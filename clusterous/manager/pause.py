@@ -13,17 +13,14 @@ be Ready in Swarm. The ledger's status says where either got to: "stopping",
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
 from clusterous import cancel
 from clusterous.errors import ClusterousError
-from clusterous.manager.access import ClusterAccess
 from clusterous.manager.lease import LeaseView, hours_to_seconds, remember_lease, run_lease
-from clusterous.manager.ledger import Ledger
-from clusterous.manager.readiness import Readiness, SwarmReadiness
-from clusterous.manager.report import Reporter
+from clusterous.manager.scale import ScaleContext
 from clusterous.providers.base import NodeView, Provider
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
@@ -33,20 +30,8 @@ ALIVE = ("running", "pending")
 PAUSE_COMMAND = "/usr/local/sbin/clusterous-lease pause"
 
 
-@dataclass(frozen=True)
-class PauseContext:
-    provider: Provider
-    ledger: Ledger
-    access: ClusterAccess
-    reporter: Reporter
-    timeout: float = 600.0
-    clock: Callable[[], float] = time.monotonic
-    readiness: Readiness | None = None  # None: SSH and Swarm on the controller
-
-    def links(self) -> Readiness:
-        if self.readiness is not None:
-            return self.readiness
-        return SwarmReadiness(self.access, self.ledger, self.reporter, self.clock)
+# What stop and start need is what add-nodes and rm-nodes need.
+PauseContext = ScaleContext
 
 
 @dataclass(frozen=True)

@@ -120,11 +120,23 @@ class Clients:
                 self.sleep(pause)
                 pause = min(2 * pause, LONGEST_PAUSE)
 
-    def pages(self, action: str, method: str, key: str, **kwargs: Any) -> list[dict[str, Any]]:
-        """Every item under ``key`` of every page of a paginated call."""
+    def pages(
+        self, action: str, method: str, key: str, ignore: Iterable[str] = (), **kwargs: Any
+    ) -> list[dict[str, Any]]:
+        """Every item under ``key`` of every page of a paginated call.
+
+        An error whose code is in ``ignore`` (a bucket already gone) means no items.
+        """
+        from botocore.exceptions import ClientError
+
         found: list[dict[str, Any]] = []
         with aws_errors(action, region=self.region):
             paginator = self.get(service_of(action)).get_paginator(method)
-            for page in paginator.paginate(**kwargs):
-                found += page.get(key, [])
+            try:
+                for page in paginator.paginate(**kwargs):
+                    found += page.get(key, [])
+            except ClientError as problem:
+                if error_code(problem) not in set(ignore):
+                    raise
+                return []
         return found

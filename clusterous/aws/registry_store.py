@@ -66,45 +66,30 @@ def cluster_prefixes(clients: Clients, bucket: str) -> dict[str, str]:
 
 
 def _object_prefixes(clients: Clients, bucket: str, root: str) -> set[str]:
-    found: set[str] = set()
-    token: dict[str, Any] = {}
-    while True:
-        page = clients.call(
-            "s3:ListBucket",
-            "list_objects_v2",
-            ignore=NO_BUCKET,
-            Bucket=bucket,
-            Prefix=root,
-            Delimiter="/",
-            **token,
-        )
-        found |= {str(c["Prefix"])[len(root) :].rstrip("/") for c in page.get("CommonPrefixes", [])}
-        if not page.get("IsTruncated"):
-            return found
-        token = {"ContinuationToken": page["NextContinuationToken"]}
+    common = clients.pages(
+        "s3:ListBucket",
+        "list_objects_v2",
+        "CommonPrefixes",
+        ignore=NO_BUCKET,
+        Bucket=bucket,
+        Prefix=root,
+        Delimiter="/",
+    )
+    return {str(c["Prefix"])[len(root) :].rstrip("/") for c in common}
 
 
 def _upload_prefixes(clients: Clients, bucket: str, root: str) -> set[str]:
-    found: set[str] = set()
-    marker: dict[str, Any] = {}
-    while True:
-        page = clients.call(
-            "s3:ListBucketMultipartUploads",
-            "list_multipart_uploads",
-            ignore=NO_BUCKET,
-            Bucket=bucket,
-            Prefix=root,
-            MaxUploads=PAGE,
-            **marker,
-        )
-        keys = [str(u["Key"])[len(root) :] for u in page.get("Uploads", [])]
-        found |= {key.split("/", 1)[0] for key in keys if "/" in key}
-        if not page.get("IsTruncated"):
-            return found
-        marker = {
-            "KeyMarker": page.get("NextKeyMarker", ""),
-            "UploadIdMarker": page.get("NextUploadIdMarker", ""),
-        }
+    uploads = clients.pages(
+        "s3:ListBucketMultipartUploads",
+        "list_multipart_uploads",
+        "Uploads",
+        ignore=NO_BUCKET,
+        Bucket=bucket,
+        Prefix=root,
+        PaginationConfig={"PageSize": PAGE},
+    )
+    keys = [str(u["Key"])[len(root) :] for u in uploads]
+    return {key.split("/", 1)[0] for key in keys if "/" in key}
 
 
 def bucket_region(clients: Clients, bucket: str) -> str:
@@ -168,40 +153,24 @@ class RegistryStore:
         return {o["Key"]: int(o.get("Size", 0)) for o in self._listing()}
 
     def _listing(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        token: dict[str, Any] = {}
-        while True:
-            page = self.clients.call(
-                "s3:ListBucket",
-                "list_objects_v2",
-                ignore=NO_BUCKET,
-                Bucket=self.bucket,
-                Prefix=self.prefix,
-                MaxKeys=PAGE,
-                **token,
-            )
-            found += page.get("Contents", [])
-            if not page.get("IsTruncated"):
-                return found
-            token = {"ContinuationToken": page["NextContinuationToken"]}
+        return self.clients.pages(
+            "s3:ListBucket",
+            "list_objects_v2",
+            "Contents",
+            ignore=NO_BUCKET,
+            Bucket=self.bucket,
+            Prefix=self.prefix,
+            PaginationConfig={"PageSize": PAGE},
+        )
 
     def _uploads(self) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
-        marker: dict[str, Any] = {}
-        while True:
-            page = self.clients.call(
-                "s3:ListBucketMultipartUploads",
-                "list_multipart_uploads",
-                ignore=NO_BUCKET,
-                Bucket=self.bucket,
-                Prefix=self.prefix,
-                MaxUploads=PAGE,
-                **marker,
-            )
-            found += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
-            if not page.get("IsTruncated"):
-                return found
-            marker = {
-                "KeyMarker": page.get("NextKeyMarker", ""),
-                "UploadIdMarker": page.get("NextUploadIdMarker", ""),
-            }
+        uploads = self.clients.pages(
+            "s3:ListBucketMultipartUploads",
+            "list_multipart_uploads",
+            "Uploads",
+            ignore=NO_BUCKET,
+            Bucket=self.bucket,
+            Prefix=self.prefix,
+            PaginationConfig={"PageSize": PAGE},
+        )
+        return [(u["Key"], u["UploadId"]) for u in uploads]

@@ -35,7 +35,8 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 TARGET_RATIO = 1.5
-UNITS = ("clusterous-await-launch", "cloud-init", "cloud-final", "containerd", "docker")
+UNITS = ("cloud-init", "cloud-final", "containerd", "docker")
+LAUNCHED_AT = "/run/clusterous/launched-at"  # node_image/cloud-init-at-launch writes it
 
 
 CLI_CPU: list[float] = []  # CPU seconds of each CLI command run, in order
@@ -79,6 +80,7 @@ def docker(*args: str) -> str:
 STEP_LINE = re.compile(r"^(.*?) ([0-9.]+) s( after the node's boot)?$")
 NODE_SCRIPT = (
     "read -r up _ </proc/uptime; read -r -a st </proc/1/stat; echo boot ${st[21]}; "
+    f"echo launched $(cat {LAUNCHED_AT} 2>/dev/null || echo 0); "
     "echo cpu $(cat /sys/fs/cgroup/cpuacct/cpuacct.usage 2>/dev/null "
     "|| awk '$1 == \"usage_usec\" { print $2 * 1000 }' /sys/fs/cgroup/cpu.stat); "
     f"for u in {' '.join(UNITS)}; do echo unit $u $(systemctl show $u.service "
@@ -92,13 +94,15 @@ def node_timeline(container: str, cpu: list[tuple[float, float]]) -> dict[str, A
     lines = docker("exec", container, "bash", "-c", NODE_SCRIPT).splitlines()
     boot = int(lines[0].split()[1]) / 100  # PID 1's start, in seconds of the host's uptime
     stamps: dict[str, list[float | None]] = {}
-    for line in lines[2:]:
+    launched = float(lines[1].split()[1])
+    stamps["launch"] = [launched or None, launched or None]
+    for line in lines[3:]:
         if line.startswith("unit "):
             _, unit, *values = line.split()
             stamps[unit] = [int(v) / 1e6 if v != "0" else None for v in values]
     steps = [line.split("timing: ", 1)[1] for line in lines if "timing: " in line]
     units = {u: [round(t - boot, 2) if t else None for t in ts] for u, ts in stamps.items()}
-    timeline = {"units": units, "bootstrap": steps, "cpu_seconds": int(lines[1].split()[1]) / 1e9}
+    timeline = {"units": units, "bootstrap": steps, "cpu_seconds": int(lines[2].split()[1]) / 1e9}
     if cpu:
         timeline["cpu_phases"] = cpu_phases(boot, stamps, steps, cpu)
     return timeline
@@ -114,7 +118,7 @@ def cpu_phases(
     said = {m[1]: float(m[2]) for m in map(STEP_LINE.match, steps) if m}
     began = boot + said.get("started", 0.0)
     marks = [
-        ("booting and waiting for the seed", stamps["cloud-init"][0]),
+        ("booting, loading cloud-init, waiting for the seed", stamps["launch"][0]),
         ("cloud-init's network stage", stamps["cloud-init"][1]),
         ("up to the bootstrap", began),
         ("bootstrap", began + said.get("total", 0.0)),

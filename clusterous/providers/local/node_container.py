@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
-LAUNCHED = "etc/clusterous/launched"  # see node_image/clusterous-await-launch.service
+LAUNCHED = "etc/clusterous/launched"  # see node_image/cloud-init-at-launch
 RESTART_POLICY = {"Name": "on-failure"}  # see create_node_container
 
 

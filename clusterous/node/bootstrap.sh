@@ -108,11 +108,13 @@ put_unit_file() {
 }
 
 # systemctl start|restart UNIT; when it fails, the unit's own words go to the log.
+# VERB may carry options ("start --no-block").
 run_unit() {
     local verb=$1 unit=$2 what=$3
-    systemctl "$verb" "$unit" >>"$LOG" 2>&1 && return 0
+    # shellcheck disable=SC2086
+    systemctl $verb "$unit" >>"$LOG" 2>&1 && return 0
     journalctl -u "$unit" --no-pager -n 20 >>"$LOG" 2>&1 || true
-    fail_with_log "$what failed to ${verb} (journalctl -u $unit)" "$LOG"
+    fail_with_log "$what failed to ${verb%% *} (journalctl -u $unit)" "$LOG"
 }
 
 reload_units() {
@@ -704,22 +706,28 @@ RestartSec=2
 EOF
 }
 
+# Started without waiting, before the engine and the Swarm (it needs neither):
+# it comes up while they do, and await_registry checks it answers.
 start_registry() {
     step "starting the image registry"
-    local restart=no
+    REGISTRY_RESTARTED=no
     put_file "$REGISTRY_CONFIG" 0644 "$(registry_config)"
-    [ "$CHANGED" = no ] || restart=yes
+    [ "$CHANGED" = no ] || REGISTRY_RESTARTED=yes
     mkdir -p "$REGISTRY_DIR"
     ! id docker-registry >/dev/null 2>&1 || chown docker-registry: "$REGISTRY_DIR"
-    [ "$REGISTRY_UNIT_CHANGED" = no ] || restart=yes
-    if [ "$restart" = yes ]; then
-        run_unit restart docker-registry "the registry"
+    [ "$REGISTRY_UNIT_CHANGED" = no ] || REGISTRY_RESTARTED=yes
+    if [ "$REGISTRY_RESTARTED" = yes ]; then
+        run_unit "restart --no-block" docker-registry "the registry"
     elif ! systemctl is-active --quiet docker-registry; then
-        run_unit start docker-registry "the registry"
-        restart=yes
+        run_unit "start --no-block" docker-registry "the registry"
+        REGISTRY_RESTARTED=yes
     fi
+}
+
+await_registry() {
+    step "waiting for the image registry"
     wait_for_registry
-    if [ "$restart" = yes ]; then
+    if [ "$REGISTRY_RESTARTED" = yes ]; then
         note_change "registry"
         say "registry: serving on $CLUSTEROUS_CONTROLLER_ADDR:5000 ($CLUSTEROUS_REGISTRY_STORAGE storage)"
     else
@@ -1415,6 +1423,7 @@ main() {
     install_packages
     detect_advertise_addr
     install_units
+    [ "$CLUSTEROUS_ROLE" != controller ] || start_registry
     install_host_key
     authorize_key
     prepare_shared_data
@@ -1423,7 +1432,7 @@ main() {
     if [ "$CLUSTEROUS_ROLE" = controller ]; then
         publish_lease
         init_swarm
-        start_registry
+        await_registry
         export_shared_data
     else
         join_swarm

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 import docker
 import pytest
 
+from clusterous.providers.local.node_container import RUNNING_CPU_SHARES, WAITING_CPU_SHARES
 from tests.e2e.cluster_helpers import (
     CliOnHome,
     labelled,
@@ -67,9 +69,48 @@ def cluster(live_cluster: LiveCluster, monkeypatch: pytest.MonkeyPatch) -> LiveC
     return live_cluster
 
 
-def test_create_brings_a_controller_a_master_and_two_workers_to_ready(cluster: LiveCluster) -> None:
-    result = cluster.cli.ok("create", "--name", cluster.name, "--workers", "2")
+def test_create_brings_a_controller_a_master_and_two_workers_to_ready(
+    cluster: LiveCluster, docker_client: docker.DockerClient
+) -> None:
+    first_weights: dict[str, int] = {}
+    creating = threading.Event()
+
+    def watch_weights() -> None:
+        """Each node container's CPU weight when first seen (created ahead of its launch)."""
+        watcher_client = docker.from_env()
+        selector = {"label": f"clusterous.cluster={cluster.name}"}
+        while creating.is_set():
+            for container in watcher_client.containers.list(all=True, filters=selector):
+                node = container.labels.get("clusterous.node")
+                if node and node not in first_weights:
+                    first_weights[node] = container.attrs["HostConfig"]["CpuShares"]
+            time.sleep(0.05)
+
+    creating.set()
+    watcher = threading.Thread(target=watch_weights, daemon=True)
+    watcher.start()
+    try:
+        result = cluster.cli.ok("create", "--name", cluster.name, "--workers", "2")
+    finally:
+        creating.clear()
+        watcher.join()
     assert f"Cluster {cluster.name} is ready with 4 nodes" in result.stdout
+    # Nodes started ahead wait at a low CPU weight, leaving the CPU to the controller;
+    # their launch gives them the engine's default, which the controller had from the start.
+    assert first_weights == {
+        "controller": 0,
+        "master-1": WAITING_CPU_SHARES,
+        "worker-1": WAITING_CPU_SHARES,
+        "worker-2": WAITING_CPU_SHARES,
+    }
+    now = {
+        n: cluster.container(docker_client, n).attrs["HostConfig"]["CpuShares"]
+        for n in first_weights
+    }
+    assert now == {
+        "controller": 0,
+        **dict.fromkeys(["master-1", "worker-1", "worker-2"], RUNNING_CPU_SHARES),
+    }
 
     nodes = nodes_by_name(cluster.cli.status(cluster.name))
     assert sorted(nodes) == ["controller", "master-1", "worker-1", "worker-2"]

@@ -31,6 +31,12 @@ if TYPE_CHECKING:
 SEED_DIR = "var/lib/cloud/seed/nocloud"
 LAUNCHED = "etc/clusterous/launched"  # see node_image/cloud-init-at-launch
 RESTART_POLICY = {"Name": "on-failure"}  # see create_node_container
+# A node started ahead of its launch boots, loads cloud-init and waits at an
+# eighth of a launched node's CPU weight: it takes the CPU the controller (which
+# everyone waits for) leaves idle, not the controller's. Its launch restores the
+# engine's default (RUNNING_CPU_SHARES).
+WAITING_CPU_SHARES = 128
+RUNNING_CPU_SHARES = 1024
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,7 @@ class NodeContainerSpec:
     mounts: Sequence[Bind] = ()
     ssh_port: int = 0  # published on 127.0.0.1 when not 0
     cpus: float = 0.0  # 0: no limit; else also pinned to that many host CPUs
+    cpu_shares: int = 0  # 0: the engine's default weight (1024); see WAITING_CPU_SHARES
     memory_mib: int = 0  # 0: no limit
     files: Mapping[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
 
@@ -115,6 +122,7 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         port_bindings={22: ("127.0.0.1", spec.ssh_port)} if spec.ssh_port else {},
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
         cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.address) if spec.cpus else None,
+        cpu_shares=spec.cpu_shares or None,
         mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},
         # The node comes back after a restart of the engine (systemd stopped by the engine

@@ -43,6 +43,8 @@ from clusterous.providers.local.adopt import LocalAdopter
 from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog, LocalMeter
 from clusterous.providers.local.host import connect_docker, free_local_port, host_nameservers
 from clusterous.providers.local.node_container import (
+    RUNNING_CPU_SHARES,
+    WAITING_CPU_SHARES,
     Bind,
     NodeContainerSpec,
     create_node_container,
@@ -68,6 +70,7 @@ class _Started:
 
     container: Container
     record: NodeRecord
+    waiting: bool  # started ahead of its launch, at WAITING_CPU_SHARES
 
 
 class LocalProvider:
@@ -204,7 +207,7 @@ class LocalProvider:
         from clusterous.node.userdata import user_data
 
         fresh = [r for r in requests if r.name not in self._ahead]
-        self.prestart([slot_of(r) for r in fresh], recorder, say)
+        self._start_all([slot_of(r) for r in fresh], recorder, say, waiting=False)
         jobs = []
         for batch in launches(requests):
             data = user_data(batch[0].bootstrap, [r.name for r in batch])
@@ -213,6 +216,12 @@ class LocalProvider:
 
     def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, say: Say) -> None:
         """Start node containers that wait for their seed: they boot while the controller does."""
+        self._start_all(slots, recorder, say, waiting=True)
+
+    def _start_all(
+        self, slots: Sequence[NodeSlot], recorder: Recorder, say: Say, waiting: bool
+    ) -> None:
+        """Start node containers; ``waiting`` ones (ahead of their launch) at a low CPU weight."""
         if not slots:
             return
         image = self._node_image(say)
@@ -220,7 +229,7 @@ class LocalProvider:
         addresses = self._next_addresses(len(slots))
         started = cancel.in_parallel(
             [
-                partial(self._start, slot, address, image, shared, recorder)
+                partial(self._start, slot, address, image, shared, recorder, waiting)
                 for slot, address in zip(slots, addresses, strict=True)
             ]
         )
@@ -229,6 +238,8 @@ class LocalProvider:
 
     def _deliver(self, job: tuple[_Started, int, bytes]) -> NodeRecord:
         started, index, data = job
+        if started.waiting:
+            started.container.update(cpu_shares=RUNNING_CPU_SHARES)
         seed = nocloud_seed(started.record.instance_id, started.record.name, index, data)
         started.container.put_archive("/", tar_of(seed))
         return started.record
@@ -253,7 +264,13 @@ class LocalProvider:
         return tag
 
     def _start(
-        self, slot: NodeSlot, address: str, image: str, shared: Path, recorder: Recorder
+        self,
+        slot: NodeSlot,
+        address: str,
+        image: str,
+        shared: Path,
+        recorder: Recorder,
+        waiting: bool,
     ) -> _Started:
         volume = self._node_volume(slot.name, recorder)
         itype = INSTANCE_TYPES[slot.instance_type]
@@ -275,6 +292,7 @@ class LocalProvider:
             mounts=(Bind(str(shared), "/data"), Bind(volume, "/var/lib/docker", "volume")),
             ssh_port=port,
             cpus=min(itype.cpus, self._host_cpus()),
+            cpu_shares=WAITING_CPU_SHARES if waiting else 0,
             memory_mib=itype.memory_mib,
         )
         container = create_node_container(self.client, spec)
@@ -289,7 +307,7 @@ class LocalProvider:
         )
         recorder.record_node(record)
         container.start()
-        return _Started(container, record)
+        return _Started(container, record, waiting)
 
     def _node_volume(self, node: str, recorder: Recorder) -> str:
         name = self._name(f"{node}-docker")

@@ -9,10 +9,12 @@ use the real sshd in the node containers instead.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import socket
 import subprocess
 import threading
+from typing import IO
 
 import paramiko
 from paramiko.common import (
@@ -62,14 +64,30 @@ class _Server(paramiko.ServerInterface):
 
 
 def _execute(channel: paramiko.Channel, command: str) -> None:
-    stdin = b""
-    while chunk := channel.recv(65536):
-        stdin += chunk
-    done = subprocess.run(["bash", "-c", command], input=stdin, capture_output=True)
-    channel.sendall(done.stdout)
-    channel.sendall_stderr(done.stderr)
-    channel.send_exit_status(done.returncode)
+    """Like sshd: the command's stdin is the channel's, and its end ends the channel,
+    whether or not the client ever ended its input."""
+    pipe = subprocess.PIPE
+    with subprocess.Popen(["bash", "-c", command], stdin=pipe, stdout=pipe, stderr=pipe) as run:
+        assert run.stdin and run.stdout and run.stderr
+        threading.Thread(target=_feed, args=(channel, run.stdin), daemon=True).start()
+        errors: list[bytes] = []
+        reader = threading.Thread(target=lambda: errors.append(run.stderr.read()))  # type: ignore[union-attr]
+        reader.start()
+        out = run.stdout.read()
+        reader.join()
+        code = run.wait()
+    channel.sendall(out)
+    channel.sendall_stderr(errors[0])
+    channel.send_exit_status(code)
     channel.close()
+
+
+def _feed(channel: paramiko.Channel, stdin: IO[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # the command ended and closed its stdin
+        while chunk := channel.recv(65536):
+            stdin.write(chunk)
+            stdin.flush()
+        stdin.close()
 
 
 def _serve(listener: socket.socket, host_key: paramiko.PKey, login: paramiko.PKey) -> None:

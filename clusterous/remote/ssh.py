@@ -140,10 +140,15 @@ class Session:
     ) -> CommandResult:
         """Run a command; stream its output lines to ``on_output`` as they come."""
         channel = self.transport.open_session(timeout=30)
-        channel.exec_command(command)
-        if stdin is not None:
+        if stdin is None:
+            # No end of input is sent: a command that ends at once could have its channel
+            # closed before it, and sshd drops the whole connection for an EOF on a closed
+            # channel (paramiko sends the two from different threads).
+            channel.exec_command(f"exec </dev/null; {command}")
+        else:
+            channel.exec_command(command)
             channel.sendall(stdin.encode() if isinstance(stdin, str) else stdin)
-        channel.shutdown_write()
+            channel.shutdown_write()
         out, err = _collect(channel, timeout, on_output, command)
         return CommandResult(channel.recv_exit_status(), out, err)
 
@@ -247,7 +252,26 @@ def connect(
         transport.close()
         raise
     transport.set_keepalive(30)
+    leave_rekeying_to_the_server(transport)
     return Session(endpoint, transport)
+
+
+# RFC 4344 section 3.2: a 128-bit block cipher (paramiko's aes*-ctr) re-keys every 2**32
+# blocks at least; it is also OpenSSH's own limit for these ciphers.
+REKEY_BYTES = 2**32 * 16
+
+
+def leave_rekeying_to_the_server(transport: paramiko.Transport) -> None:
+    """Let sshd start every re-key, as it does at its RekeyLimit (RFC 4344's bound).
+
+    paramiko starts one itself after 512 MB, and while it waits for the server's answer
+    its own thread may have to send a channel's close (the server closed it first): that
+    thread then blocks until paramiko gives up the connection after 30 s (paramiko #822).
+    A long ``jobs wait`` lost its connection so. A re-key the server starts has no such
+    wait: the server sends nothing else from its KEXINIT to its NEWKEYS.
+    """
+    transport.packetizer.REKEY_BYTES = REKEY_BYTES
+    transport.packetizer.REKEY_PACKETS = 2**31
 
 
 def _open_socket(

@@ -63,6 +63,29 @@ def test_connect_accepts_the_pinned_host_key_and_runs_commands(
     assert "hello" in lines and "to-stderr" in lines
 
 
+def test_a_command_without_input_reads_an_empty_stdin_and_no_eof_is_sent(
+    fake_node: FakeNode, tmp_path: Path
+) -> None:
+    """The fake server, like sshd, ends the channel when the command ends; a command that
+    reads stdin gets its end at once, not the end of our input (which we never send)."""
+    known = _pinned(tmp_path, "node-a", fake_node.host_key.public_openssh)
+    endpoint = Endpoint("node-a", "127.0.0.1", fake_node.port)
+    with connect(endpoint, fake_node.login_key_path, known) as session:
+        assert session.run("cat; echo read-all", timeout=10).stdout == "read-all\n"
+        assert [session.run("true").exit_status for _ in range(20)] == [0] * 20
+
+
+def test_our_side_never_starts_a_rekey_before_rfc_4344s_bound(
+    fake_node: FakeNode, tmp_path: Path
+) -> None:
+    """paramiko's own re-key (after 512 MB) can hang its thread on a channel's close."""
+    known = _pinned(tmp_path, "node-a", fake_node.host_key.public_openssh)
+    endpoint = Endpoint("node-a", "127.0.0.1", fake_node.port)
+    with connect(endpoint, fake_node.login_key_path, known) as session:
+        packetizer = session.transport.packetizer
+        assert (packetizer.REKEY_BYTES, packetizer.REKEY_PACKETS) == (2**36, 2**31)
+
+
 def test_connect_refuses_a_host_key_other_than_the_pinned_one(
     fake_node: FakeNode, tmp_path: Path
 ) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from paramiko.ssh_exception import SSHException
 
@@ -39,7 +40,11 @@ if TYPE_CHECKING:
 DEFAULT_IMAGE = "debian:bookworm-slim"
 POLL_SECONDS = 2.0
 RECONNECTS = 5
+# How a link to the controller breaks: a socket (requests' errors are OSErrors too), the SSH
+# transport (paramiko raises EOFError, which no OSError is, when sshd closed it), the reconnect.
+LOST_LINK = (OSError, EOFError, SSHException, SSHUnavailable)
 CANCEL_SECONDS = 30.0  # for the running tasks to stop before their services go
+Link = TypeVar("Link")  # what ``follow`` polls through: (session, docker client) for ``wait``
 # The CLI builds a request from its options with the checks of jobs/request.py.
 request_from_options = from_options
 
@@ -214,29 +219,47 @@ def wait(
     sleep: Callable[[float], None] = cancel.sleep,
     every: float = POLL_SECONDS,
 ) -> JobSummary:
-    """Until no task is pending or running; Ctrl-C stops the waiting, not the job.
+    """Until no task is pending or running; Ctrl-C stops the waiting, not the job."""
+    return follow(
+        job, lambda: engine(handle), lambda link: detail_on(*link, job).summary,
+        on_progress, sleep, every,
+    )  # fmt: skip
+
+
+def follow(
+    job: str,
+    open_link: Callable[[], AbstractContextManager[Link]],
+    summary_of: Callable[[Link], JobSummary],
+    on_progress: Callable[[JobSummary], None],
+    sleep: Callable[[float], None] = cancel.sleep,
+    every: float = POLL_SECONDS,
+) -> JobSummary:
+    """Poll the job's summary through one link until it is finished.
 
     A long wait outlives connections: a dropped one is opened again
     (RECONNECTS times in a row at most), since the job goes on regardless.
     """
-    import docker as docker_sdk
-
-    lost = (OSError, SSHException, SSHUnavailable, docker_sdk.errors.DockerException)
     dropped = 0
     while True:
         try:
-            with engine(handle) as (session, client):
+            with open_link() as link:
                 while True:
-                    summary = detail_on(session, client, job).summary
+                    summary = summary_of(link)
                     dropped = 0
                     on_progress(summary)
                     if summary.finished:
                         return summary
                     sleep(every)
-        except lost:
+        except LOST_LINK as problem:
             dropped += 1
             if dropped > RECONNECTS:
-                raise
+                raise ClusterousError(
+                    f"lost the connection to the controller while waiting for job {job}",
+                    f"{dropped} connections in a row failed, the last with "
+                    f"{type(problem).__name__}: {problem}",
+                    f"the job goes on: wait again with 'clusterous jobs wait {job}', "
+                    "and check the cluster with 'clusterous status'",
+                ) from problem
             sleep(every)
 
 

@@ -160,15 +160,3 @@ def summarize(views: Sequence[RoundView], rows: Sequence[TaskRow], now: float) -
     ends = [row.ended_at for row in rows if row.ended_at is not None]
     until = max(ends) if summary.finished and ends else now
     return replace(summary, elapsed=max(0.0, until - first.submitted_at))
-
-
-def parse_records(text: str) -> dict[str, dict[int, Record]]:
-    """``ROUND/INDEX:start end exit attempts`` lines (grep's) -> round -> index -> record."""
-    found: dict[str, dict[int, Record]] = {}
-    for line in text.splitlines():
-        where, _, rest = line.partition(":")
-        service, _, index = where.rpartition("/")
-        record = Record.parse(rest)
-        if record is not None and index.isdigit() and service:
-            found.setdefault(service, {})[int(index)] = record
-    return found

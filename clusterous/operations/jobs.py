@@ -22,7 +22,8 @@ from paramiko.ssh_exception import SSHException
 from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.jobs import swarm_jobs
-from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, parse_records, summarize
+from clusterous.jobs.listing import list_tasks
+from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, summarize
 from clusterous.jobs.request import from_job, from_options
 from clusterous.jobs.spec import RECORDS_DIR, JobRequest, compact, first_round, new_job_id
 from clusterous.jobs.swarm_jobs import RoundView
@@ -114,18 +115,9 @@ def detail_on(session: Session, client: docker.DockerClient, job: str) -> JobDet
 def _detail(session: Session, client: docker.DockerClient, views: list[RoundView]) -> JobDetail:
     from clusterous.environments.swarm_apps import node_names
 
-    services = [v.service for v in views]
-    tasks = swarm_jobs.round_tasks(client, services)
-    records = parse_records(read_records(session, services))
+    tasks, records = list_tasks(session, [v.service for v in views])
     rows = job_rows(views, tasks, records, node_names(client))
     return JobDetail(summarize(views, rows, time.time()), rows)
-
-
-def read_records(session: Session, services: list[str]) -> str:
-    """What the wrapper recorded for these rounds, as grep prints it (ROUND/INDEX:line)."""
-    names = " ".join(shlex.quote(s) for s in services)
-    command = f"cd {RECORDS_DIR} 2>/dev/null && grep -r --exclude='*.part' '' {names} 2>/dev/null"
-    return session.run(command, timeout=60).stdout
 
 
 def _rounds_of(client: docker.DockerClient, job: str) -> list[RoundView]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clusterous.jobs.progress import Record, job_rows, parse_records, summarize
+from clusterous.jobs.listing import records_of
+from clusterous.jobs.progress import Record, job_rows, summarize
 from clusterous.jobs.swarm_jobs import RoundView
 
 NAMES = {"n1": "worker-1", "n2": "worker-2"}
@@ -61,7 +62,9 @@ def test_an_orphaned_task_that_was_not_replaced_is_lost() -> None:
 
 
 def test_records_give_durations_attempts_and_the_true_exit_code() -> None:
-    records = parse_records("j-1/1:1000 1030 0 1\nj-1/2:1000 1005 4 3\nj-1/x:garbage\n")
+    records = records_of(
+        {"j-1": {"1": "1000 1030 0 1", "2": "1000 1005 4 3", "x": "9 9 9 9", "3": "junk"}}
+    )
     assert records == {"j-1": {1: Record(1000, 1030, 0, 1), 2: Record(1000, 1005, 4, 3)}}
     tasks = {"j-1": [task(0, "complete", code=0), task(1, "failed", code=4)]}
     rows = job_rows([view(0, (1, 2))], tasks, records, NAMES)
@@ -69,7 +72,7 @@ def test_records_give_durations_attempts_and_the_true_exit_code() -> None:
 
 
 def test_the_summary_counts_states_and_stops_the_clock_at_the_last_end() -> None:
-    records = parse_records("j-1/1:100 130 0 1\nj-1/2:100 160 1 1\n")
+    records = records_of({"j-1": {"1": "100 130 0 1", "2": "100 160 1 1"}})
     tasks = {"j-1": [task(0, "complete", code=0), task(1, "failed", code=1)]}
     views = [view(0, (1, 2))]
     summary = summarize(views, job_rows(views, tasks, records, NAMES), now=999.0)

@@ -189,6 +189,7 @@ def _collect(
     deadline = None if timeout is None else time.monotonic() + timeout
     out, err = bytearray(), bytearray()
     pending = ""
+    exited: float | None = None  # when the exit status came
     while True:
         while channel.recv_ready():
             chunk = channel.recv(65536)
@@ -201,8 +202,10 @@ def _collect(
             if on_output:
                 pending = _emit_lines(pending + chunk.decode(errors="replace"), on_output)
         drained = not channel.recv_ready() and not channel.recv_stderr_ready()
-        if channel.exit_status_ready() and drained:
+        if channel.exit_status_ready() and drained and _output_ended(channel, exited):
             break
+        if exited is None and channel.exit_status_ready():
+            exited = time.monotonic()
         if deadline is not None and time.monotonic() > deadline:
             channel.close()
             raise ClusterousError(
@@ -213,6 +216,15 @@ def _collect(
     if pending and on_output:
         on_output(pending)
     return out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def _output_ended(channel: paramiko.Channel, exited: float | None) -> bool:
+    """sshd may send the exit status before the last of the output (a re-key holds the
+    output back): the output ends with the channel's EOF, or, for a command that left a
+    background child holding its stdout, DRAIN_SECONDS after the exit status."""
+    if channel.eof_received or channel.closed:
+        return True
+    return exited is not None and time.monotonic() > exited + DRAIN_SECONDS
 
 
 def _emit_lines(text: str, on_output: Callable[[str], None]) -> str:

@@ -23,6 +23,7 @@ from clusterous.providers.base import (
     BootstrapSettings,
     Catalog,
     CostLine,
+    ImageSource,
     InstanceType,
     KeptVolumes,
     Meter,
@@ -150,6 +151,7 @@ class FakeProvider:
         self.kept_volumes: KeptVolumes | None = None
         self.adopter: Adopter | None = None
         self.meter: Meter | None = None
+        self.image_source: ImageSource | None = None
 
     def owner_ids(self) -> dict[str, list[str]]:
         return {self.cluster_id: list(self.made)} if self.made else {}

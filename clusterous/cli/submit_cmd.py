@@ -61,7 +61,7 @@ def submit(
             )
         ]
     handle = open_cluster(app.home, cluster, app.profile_override, app.warn)
-    for done in jobs.submit_all(handle, requests):
+    for done in jobs.submit_all(handle, requests, lambda line: app.err.print(f"[dim]{line}[/dim]")):
         click.echo(done.job_id)
         app.err.print(
             f"[dim]{done.tasks} task(s) of {done.image} queued on group {done.group}; "

@@ -179,6 +179,35 @@ def _push(client: docker.DockerClient, image: str, on_line: Callable[[str], None
             on_line(f"pushed layer {chunk.get('id', '')}")
 
 
+def copy_to_registry(
+    client: docker.DockerClient,
+    archive: Iterator[bytes],
+    image: str,
+    on_line: Callable[[str], None] = lambda _line: None,
+) -> str:
+    """Load ``image`` from a ``docker save`` archive into the controller's engine, push it
+    as ``registry:5000/<image>`` and return that name: for images the nodes cannot pull."""
+    import docker as docker_sdk
+
+    target = f"{REGISTRY}/{image}"
+    repository, _, tag = target.rpartition(":")
+    if "/" in tag:  # no tag given: the colon was the registry's port
+        repository, tag = target, "latest"
+    try:
+        said = [c.get("error") for c in client.api.load_image(archive, quiet=True) if "error" in c]
+        if said:
+            raise docker_sdk.errors.APIError(str(said[0]))
+        client.api.tag(image, repository, tag)
+    except docker_sdk.errors.APIError as problem:
+        raise ClusterousError(
+            f"copying {image} into the cluster registry failed",
+            str(problem),
+            "build an image with 'clusterous build-image DIR NAME' and pass --image NAME",
+        ) from problem
+    _push(client, target, on_line)
+    return target
+
+
 def check_pullable(client: docker.DockerClient, images: list[str]) -> None:
     """Every image a component runs must be in the registry or pullable by the nodes."""
     missing = [image for image in sorted(set(images)) if registry_digest(client, image) is None]

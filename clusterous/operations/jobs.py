@@ -64,9 +64,11 @@ class JobDetail:
     rows: list[TaskRow]
 
 
-def submit(handle: ClusterHandle, request: JobRequest) -> Submitted:
+def submit(
+    handle: ClusterHandle, request: JobRequest, say: Callable[[str], None] = lambda _: None
+) -> Submitted:
     """Check the request, then create the job's first round: one service, however many tasks."""
-    return submit_all(handle, [request])[0]
+    return submit_all(handle, [request], say)[0]
 
 
 def load_file(path: Path) -> list[JobRequest]:
@@ -78,7 +80,9 @@ def load_file(path: Path) -> list[JobRequest]:
     return [from_job(name, job) for name, job in load_jobs(path).items()]
 
 
-def submit_all(handle: ClusterHandle, requests: list[JobRequest]) -> list[Submitted]:
+def submit_all(
+    handle: ClusterHandle, requests: list[JobRequest], say: Callable[[str], None] = lambda _: None
+) -> list[Submitted]:
     """Each job in turn, every one checked before any is created; one engine connection."""
     from clusterous.jobs.checks import check_cpus, choose_group, resolve_image
 
@@ -88,11 +92,33 @@ def submit_all(handle: ClusterHandle, requests: list[JobRequest]) -> list[Submit
         for request in requests:
             group = choose_group(state, request.group)
             check_cpus(client, handle.provider.catalog, state, group, request.cpus)
-            image = resolve_image(client, request.image or DEFAULT_IMAGE, request.image is None)
+            if request.image is None:
+                image = default_image(handle, client, say)
+            else:
+                image = resolve_image(client, request.image, defaulted=False)
             rounds.append(first_round(new_job_id(), request, image, group))
         for job in rounds:
             swarm_jobs.create_round(client, job)
     return [Submitted(j.job_id, len(j.indices), j.image, j.group) for j in rounds]
+
+
+def default_image(
+    handle: ClusterHandle, client: docker.DockerClient, say: Callable[[str], None]
+) -> str:
+    """The Debian base, pulled by the nodes; where they cannot pull it (a local cluster),
+    copied once into the cluster registry from where the provider has it."""
+    from clusterous.environments.images import copy_to_registry
+    from clusterous.jobs.checks import resolve_image
+
+    source = handle.provider.image_source
+    try:
+        return resolve_image(client, DEFAULT_IMAGE, defaulted=True)
+    except InputError:
+        archive = source.archive(DEFAULT_IMAGE) if source is not None else None
+        if archive is None:
+            raise
+    say(f"copying {DEFAULT_IMAGE} into the cluster registry (once; no --image was given)")
+    return copy_to_registry(client, archive, DEFAULT_IMAGE)
 
 
 def list_jobs(handle: ClusterHandle) -> list[JobSummary]:

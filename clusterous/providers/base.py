@@ -9,7 +9,7 @@ provider is in use.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
@@ -256,6 +256,13 @@ class Adopter(Protocol):
     def adopt(self, login_key: KeyPair) -> Adoption: ...
 
 
+class ImageSource(Protocol):
+    """Images the nodes cannot pull themselves, from where the provider has them."""
+
+    def archive(self, image: str) -> Iterator[bytes] | None:
+        """``image`` as ``docker save`` streams it, or None when there is no such image."""
+
+
 class Provider(Protocol):
     """The core lifecycle every provider has, and capabilities one may lack (then None)."""
 
@@ -270,6 +277,10 @@ class Provider(Protocol):
 
     @property
     def adopter(self) -> Adopter | None: ...
+
+    @property
+    def image_source(self) -> ImageSource | None:
+        """None: the nodes pull public images themselves (AWS)."""
 
     @property
     def meter(self) -> Meter | None:

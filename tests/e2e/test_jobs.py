@@ -221,3 +221,21 @@ def test_rm_nodes_during_a_job_warns_and_loses_no_task(cluster: Cluster) -> None
     assert cluster.run("jobs", "wait", job).returncode == 0
     tasks = cluster.show(job)["task_list"]
     assert [t["index"] for t in tasks if t["state"] == "done"] == list(range(1, 9))
+
+
+def test_submit_without_an_image_copies_debian_into_the_registry_once(cluster: Cluster) -> None:
+    try:
+        cluster.client.images.get("debian:bookworm-slim")
+    except docker.errors.ImageNotFound:
+        pytest.skip("this Docker engine has no debian:bookworm-slim to copy")
+    first = cluster.run(
+        "submit", "--array", "1-2", "--", "cat /etc/debian_version > /data/out/debian-{i}"
+    )
+    assert first.returncode == 0, first.output
+    assert "copying debian:bookworm-slim into the cluster registry" in first.stderr
+    assert "of registry:5000/debian:bookworm-slim queued" in first.stderr
+    assert cluster.run("jobs", "wait", first.stdout.strip()).returncode == 0
+    assert cluster.shell("cat /data/out/debian-2").strip().split(".")[0].isdigit()
+    again = cluster.ok("submit", "--", "true")
+    assert "copying" not in again.stderr
+    assert cluster.run("jobs", "wait", again.stdout.strip()).returncode == 0

@@ -107,6 +107,7 @@ class AwsProvider:
         )
         self.kept_volumes = AwsKeptVolumes(lambda: self.ec2, cluster)
         self.adopter = AwsAdopter(lambda: self.ec2, lambda: self.iam, cluster, profile)
+        self.image_source = None  # the nodes pull public images themselves
         self.meter = AwsMeter(lambda: self.ec2, self.catalog.book, self.registry_store, cluster)
         self.network = ClusterNetwork(
             lambda: self.ec2, cluster, str(profile.allowed_cidr), self._tags

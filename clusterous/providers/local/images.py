@@ -167,3 +167,20 @@ def _build_failed(tag: str, why: str, tail: deque[str]) -> ClusterousError:
         "check that apt inside containers reaches the Debian mirror (proxy, DNS), "
         "then run the command again",
     )
+
+
+class HostImages:
+    """The host's Docker engine holds the images a local cluster's nodes cannot pull (no
+    registry may be reachable here): the Debian base of the nodes, for one."""
+
+    def __init__(self, client: Callable[[], docker.DockerClient]) -> None:
+        self._client = client
+
+    def archive(self, image: str) -> Iterator[bytes] | None:
+        import docker as docker_sdk
+
+        try:
+            found = self._client().images.get(image)
+        except docker_sdk.errors.ImageNotFound:
+            return None
+        return iter(found.save(named=True))

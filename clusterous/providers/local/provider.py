@@ -42,6 +42,7 @@ from clusterous.providers.local import power
 from clusterous.providers.local.adopt import LocalAdopter
 from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog, LocalMeter
 from clusterous.providers.local.host import connect_docker, free_local_port, host_nameservers
+from clusterous.providers.local.images import HostImages
 from clusterous.providers.local.node_container import (
     RUNNING_CPU_SHARES,
     WAITING_CPU_SHARES,
@@ -94,6 +95,7 @@ class LocalProvider:
         self._ahead: dict[str, _Started] = {}
         self.catalog = LocalCatalog(base_image, node_type)
         self.meter = LocalMeter()
+        self.image_source = HostImages(lambda: self.client)
         self.kept_volumes = LocalVolumes(home, cluster, lambda: self.client, base_image)
         self.adopter = LocalAdopter(
             cluster, self.network_name, self.shared_dir, self._containers, self._network_subnet

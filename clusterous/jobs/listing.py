@@ -13,6 +13,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from clusterous.errors import ClusterousError
 from clusterous.jobs import task_lister
 from clusterous.jobs.progress import Record
 from clusterous.jobs.spec import RECORDS_DIR
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
     from clusterous.remote.ssh import Session
 
 Tasks = dict[str, list[dict[str, Any]]]
+
+
+class ListingFailed(ClusterousError):
+    """The controller did not list the tasks this time (its engine busy, say)."""
+
+
 Records = dict[str, dict[int, Record]]
 
 
@@ -28,9 +35,14 @@ def list_tasks(session: Session, services: list[str]) -> tuple[Tasks, Records]:
     """round -> its tasks (Swarm's shape, the fields progress reads); round -> index -> record."""
     script = Path(task_lister.__file__).read_text()
     words = " ".join(shlex.quote(word) for word in [RECORDS_DIR, *services])
-    result = session.check(
-        f"python3 - {words}", "listing the job's tasks", stdin=script, timeout=60
-    )
+    result = session.run(f"python3 - {words}", stdin=script, timeout=60)
+    if result.exit_status != 0:
+        raise ListingFailed(
+            f"listing the job's tasks failed on {session.endpoint.alias}",
+            f"exit status {result.exit_status}: {result.tail(3)}",
+            "try again; if it keeps failing, check the controller's engine: "
+            "'clusterous ssh -- systemctl status docker'",
+        )
     found = json.loads(result.stdout)
     return found["tasks"], records_of(found["records"])
 

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 ENGINE_SOCKET = "/var/run/docker.sock"
+ATTEMPTS = 3  # a loaded engine closed a connection without an answer once in 800 polls
 
 
 class _EngineConnection(http.client.HTTPConnection):
@@ -35,6 +36,16 @@ class _EngineConnection(http.client.HTTPConnection):
 
 
 def engine_tasks(service: str, path: str = ENGINE_SOCKET) -> list[dict[str, Any]]:
+    """The round's tasks; a busy engine that drops the connection is asked again."""
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return _ask(service, path)
+        except (OSError, http.client.HTTPException):
+            continue
+    return _ask(service, path)
+
+
+def _ask(service: str, path: str) -> list[dict[str, Any]]:
     connection = _EngineConnection(path)
     try:
         query = quote(json.dumps({"service": [service]}))
@@ -93,7 +104,12 @@ def listing(root: str, services: list[str], path: str = ENGINE_SOCKET) -> dict[s
 
 def main(argv: list[str]) -> None:
     root, *services = argv
-    json.dump(listing(root, services), sys.stdout, separators=(",", ":"))
+    try:
+        found = listing(root, services)
+    except (OSError, http.client.HTTPException, ValueError) as problem:
+        why = f"{type(problem).__name__}: {problem}"
+        raise SystemExit(f"the engine did not list the tasks: {why}") from None
+    json.dump(found, sys.stdout, separators=(",", ":"))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from paramiko.ssh_exception import SSHException
 from clusterous import cancel
 from clusterous.errors import ClusterousError, InputError, NotFoundError
 from clusterous.jobs import swarm_jobs
-from clusterous.jobs.listing import list_tasks
+from clusterous.jobs.listing import ListingFailed, list_tasks
 from clusterous.jobs.progress import JobSummary, TaskRow, job_rows, summarize
 from clusterous.jobs.request import from_job, from_options
 from clusterous.jobs.spec import RECORDS_DIR, JobRequest, compact, first_round, new_job_id
@@ -42,8 +42,9 @@ DEFAULT_IMAGE = "debian:bookworm-slim"
 POLL_SECONDS = 2.0
 RECONNECTS = 5
 # How a link to the controller breaks: a socket (requests' errors are OSErrors too), the SSH
-# transport (paramiko raises EOFError, which no OSError is, when sshd closed it), the reconnect.
-LOST_LINK = (OSError, EOFError, SSHException, SSHUnavailable)
+# transport (paramiko raises EOFError, which no OSError is, when sshd closed it), the reconnect,
+# a listing the controller's engine did not answer.
+LOST_LINK = (OSError, EOFError, SSHException, SSHUnavailable, ListingFailed)
 CANCEL_SECONDS = 30.0  # for the running tasks to stop before their services go
 Link = TypeVar("Link")  # what ``follow`` polls through: (session, docker client) for ``wait``
 # The CLI builds a request from its options with the checks of jobs/request.py.

@@ -32,8 +32,13 @@ def swarm_task(slot: int, state: str, code: int | None = None) -> dict[str, Any]
 
 class Engine(BaseHTTPRequestHandler):
     tasks: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    drops: ClassVar[list[int]] = [0]  # connections still to close without an answer
 
     def do_GET(self) -> None:
+        if self.drops[0] > 0:
+            self.drops[0] -= 1
+            self.close_connection = True
+            return
         url = urlparse(self.path)
         (service,) = json.loads(parse_qs(url.query)["filters"][0])["service"]
         body = json.dumps(self.tasks.get(service, [])).encode()
@@ -81,3 +86,13 @@ def test_a_thousand_tasks_come_back_in_a_fortieth_of_swarms_bytes(
     Engine.tasks = {"j-1": [swarm_task(slot, "complete", 0) for slot in range(1000)]}
     compact = json.dumps(listing(str(tmp_path), ["j-1"], engine_socket), separators=(",", ":"))
     assert len(compact) * 20 < len(json.dumps(Engine.tasks["j-1"]))
+
+
+def test_an_engine_that_drops_a_connection_is_asked_again(
+    engine_socket: str, tmp_path: Path
+) -> None:
+    Engine.tasks = {"j-1": [swarm_task(0, "running")]}
+    Engine.drops[0] = 2
+    found = listing(str(tmp_path), ["j-1"], engine_socket)
+    assert [t["Status"]["State"] for t in found["tasks"]["j-1"]] == ["running"]
+    assert Engine.drops[0] == 0

@@ -9,6 +9,7 @@ import pytest
 from paramiko.ssh_exception import SSHException
 
 from clusterous.errors import ClusterousError
+from clusterous.jobs.listing import ListingFailed
 from clusterous.jobs.progress import JobSummary
 from clusterous.operations.jobs import RECONNECTS, follow
 
@@ -40,13 +41,20 @@ class Controller:
 
 def test_a_link_sshd_closed_is_opened_again_and_the_wait_goes_on() -> None:
     controller = Controller(
-        [summary(3, 0), EOFError(), SSHException("Channel closed."), OSError(), summary(0, 3)]
+        [
+            summary(3, 0),
+            EOFError(),
+            SSHException("Channel closed."),
+            OSError(),
+            ListingFailed("listing the job's tasks failed on controller"),
+            summary(0, 3),
+        ]
     )
     seen: list[JobSummary] = []
     done = follow("j-1", controller.open, controller.poll, seen.append, controller.slept.append)
     assert done.succeeded
     assert [s.counts["done"] for s in seen] == [0, 3]
-    assert controller.opened == 4
+    assert controller.opened == 5
 
 
 def test_a_link_that_keeps_failing_ends_the_wait_with_the_command_to_wait_again() -> None:

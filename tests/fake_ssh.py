@@ -67,7 +67,9 @@ def _execute(channel: paramiko.Channel, command: str) -> None:
     """Like sshd: the command's stdin is the channel's, and its end ends the channel,
     whether or not the client ever ended its input."""
     pipe = subprocess.PIPE
-    with subprocess.Popen(["bash", "-c", command], stdin=pipe, stdout=pipe, stderr=pipe) as run:
+    # Unbuffered: closing the stdin of a command that ended without reading it raises nothing.
+    command_line = ["bash", "-c", command]
+    with subprocess.Popen(command_line, bufsize=0, stdin=pipe, stdout=pipe, stderr=pipe) as run:
         assert run.stdin and run.stdout and run.stderr
         threading.Thread(target=_feed, args=(channel, run.stdin), daemon=True).start()
         errors: list[bytes] = []

@@ -25,10 +25,11 @@ from clusterous.manager.access import ClusterAccess
 from clusterous.manager.launch import LedgerRecorder, launch_requests
 from clusterous.manager.lease import lease_record
 from clusterous.manager.ledger import Ledger
+from clusterous.manager.machines import MachineWatch
 from clusterous.manager.plan import ClusterPlan, NodePlan
 from clusterous.manager.readiness import Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
-from clusterous.providers.base import NodeSlot, Prestarter, Provider
+from clusterous.providers.base import HostRoom, NodeSlot, Prestarter, Provider
 from clusterous.records import ClusterState, GroupMarket
 
 
@@ -81,7 +82,9 @@ class ClusterCreator:
         self.reporter = reporter
         self.options = options
         self.clock = clock
-        self.readiness = readiness or SwarmReadiness(access, ledger, reporter, clock)
+        self.readiness = readiness or SwarmReadiness(
+            access, ledger, reporter, clock, watch=MachineWatch(provider, clock)
+        )
         self.current_step = "checking"
 
     def create(self) -> ClusterState:
@@ -135,6 +138,8 @@ class ClusterCreator:
     def _build(self) -> ClusterState:
         deadline = self.clock() + self.options.timeout
         self.provider.preflight()
+        if isinstance(self.provider, HostRoom):
+            self.provider.check_room(1 + len(self.plan.nodes))
         with self._step("creating the network"):
             network = self.provider.create_network(self.ledger)
             self.ledger.update(lambda s: setattr(s, "private_cidr", network.private_cidr))

@@ -23,6 +23,7 @@ from clusterous.engine.swarm import Swarm, engine_client
 from clusterous.errors import ClusterousError
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import Ledger
+from clusterous.manager.machines import MachineWatch
 from clusterous.manager.report import Reporter
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import HostKeyMismatch, Session, SSHUnavailable, connect
@@ -63,6 +64,7 @@ class SwarmLink:
     reporter: Reporter
     access: ClusterAccess
     controller_session: Session
+    watch: MachineWatch | None = None
 
     def join_token(self) -> str:
         return self.swarm.worker_join_token()
@@ -78,10 +80,12 @@ class SwarmLink:
         self.swarm.wait_ready(by_instance, deadline, mark, check=self._failed_bootstraps(nodes))
 
     def _failed_bootstraps(self, nodes: Sequence[NodeRecord]) -> Callable[[list[str]], None]:
-        """A check that fails at once when a waiting node's bootstrap log reports an error."""
+        """A check that fails at once when a waiting node's machine died or its bootstrap failed."""
         records = {n.name: n for n in nodes}
 
         def check(waiting: list[str]) -> None:
+            if self.watch is not None:
+                self.watch.check([records[n] for n in waiting])
             tails = cancel.in_parallel([partial(self._bootstrap_log, records[n]) for n in waiting])
             logs = dict(zip(waiting, tails, strict=True))
             for name, lines in logs.items():
@@ -151,8 +155,10 @@ class SwarmReadiness:
         reporter: Reporter,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = cancel.sleep,
+        watch: MachineWatch | None = None,
     ) -> None:
         self.access = access
+        self.watch = watch
         self.ledger = ledger
         self.reporter = reporter
         self.clock = clock
@@ -160,14 +166,24 @@ class SwarmReadiness:
 
     @contextmanager
     def controller(self, state: ClusterState, deadline: float) -> Iterator[ControllerLink]:
-        session = self._wait_for_login(state, deadline)
+        alive = self._machine_check(state)
+        session = self._wait_for_login(state, deadline, alive)
         with session:
-            self._wait_for_bootstrap(session, deadline)
+            self._wait_for_bootstrap(session, deadline, alive)
             with engine_client(session) as client:
                 swarm = Swarm(client, clock=self.clock)
-                yield SwarmLink(swarm, self.ledger, self.reporter, self.access, session)
+                yield SwarmLink(swarm, self.ledger, self.reporter, self.access, session, self.watch)
 
-    def _wait_for_login(self, state: ClusterState, deadline: float) -> Session:
+    def _machine_check(self, state: ClusterState) -> Callable[[], None]:
+        """Every so often, fail when the controller's machine died (no watch: never)."""
+        controller = state.controller
+        if self.watch is None or controller is None:
+            return lambda: None
+        return self.watch.every_so_often([controller])
+
+    def _wait_for_login(
+        self, state: ClusterState, deadline: float, alive: Callable[[], None] = lambda: None
+    ) -> Session:
         """Until the bootstrap installs the pinned host key, the node presents another: retry."""
         endpoint = self.access.controller_endpoint(state)
         self.reporter.node("controller", "waiting for SSH")
@@ -185,9 +201,12 @@ class SwarmReadiness:
                         "raise --timeout; the bootstrap log is /var/log/clusterous-bootstrap.log "
                         "on the controller (EC2 console: 'Get system log')",
                     ) from problem
+                alive()
                 self.sleep(LOGIN_RETRY_SECONDS)
 
-    def _wait_for_bootstrap(self, session: Session, deadline: float) -> None:
+    def _wait_for_bootstrap(
+        self, session: Session, deadline: float, alive: Callable[[], None] = lambda: None
+    ) -> None:
         from clusterous.node import BOOTSTRAP_READY_MARKER
 
         self.reporter.node("controller", "configuring itself")
@@ -205,6 +224,7 @@ class SwarmReadiness:
                     "\n".join(lines[-5:]) or "its bootstrap log is empty",
                     "raise --timeout",
                 )
+            alive()
             self.sleep(BOOTSTRAP_POLL_SECONDS)
 
 

@@ -18,10 +18,11 @@ from clusterous.errors import ClusterousError, InputError, Interrupted, NotFound
 from clusterous.manager.access import ClusterAccess
 from clusterous.manager.launch import LedgerRecorder, launch_requests
 from clusterous.manager.ledger import Ledger
+from clusterous.manager.machines import MachineWatch
 from clusterous.manager.plan import NodePlan, next_node_names
 from clusterous.manager.readiness import ControllerLink, Readiness, SwarmReadiness
 from clusterous.manager.report import Reporter
-from clusterous.providers.base import Provider
+from clusterous.providers.base import HostRoom, Provider
 from clusterous.records import ClusterState, GroupMarket, NodeRecord
 
 
@@ -38,7 +39,8 @@ class ScaleContext:
     def links(self) -> Readiness:
         if self.readiness is not None:
             return self.readiness
-        return SwarmReadiness(self.access, self.ledger, self.reporter, self.clock)
+        watch = MachineWatch(self.provider, self.clock)
+        return SwarmReadiness(self.access, self.ledger, self.reporter, self.clock, watch=watch)
 
 
 def choose_group(state: ClusterState, group: str | None) -> str:
@@ -75,6 +77,8 @@ def add_nodes(
     group = choose_group(state, group)
     itype = instance_type or state.node_groups()[group][0].instance_type
     ctx.provider.catalog.check_instance_types([itype])
+    if isinstance(ctx.provider, HostRoom):
+        ctx.provider.check_room(count)
     retired = state.retired.get(group, 0)
     names = next_node_names((n.name for n in state.nodes), group, count, retired)
     deadline = ctx.clock() + ctx.timeout

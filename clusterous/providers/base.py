@@ -351,3 +351,46 @@ class Prestarter(Protocol):
     """
 
     def prestart(self, slots: Sequence[NodeSlot], recorder: Recorder, say: Say) -> None: ...
+
+
+DEAD_STATES = frozenset({"stopping", "stopped", "shutting-down", "terminated"})
+
+
+@dataclass(frozen=True)
+class BootFailure:
+    """A node whose machine died while the manager waited for it to boot."""
+
+    state: str  # the machine's state: stopped, terminated, restarting, ...
+    reason: str  # the provider's words for why (EC2's state reason, a container's last lines)
+    fix: str = ""  # what to do, when the provider knows the cause
+
+
+@runtime_checkable
+class BootWatcher(Protocol):
+    """A provider that can say why a booting node's machine died (more than its state)."""
+
+    def boot_failures(self, nodes: Sequence[NodeRecord]) -> dict[str, BootFailure]: ...
+
+
+def boot_failures(provider: Provider, nodes: Sequence[NodeRecord]) -> dict[str, BootFailure]:
+    """The nodes among ``nodes`` whose machine is gone or going while they boot, by name.
+
+    A provider that knows more says so itself (``BootWatcher``); any other is
+    judged by ``describe_nodes``: a machine stopped or terminated will never boot.
+    """
+    if isinstance(provider, BootWatcher):
+        return provider.boot_failures(nodes)
+    wanted = {n.instance_id for n in nodes}
+    return {
+        view.name: BootFailure(view.state, f"its machine {view.instance_id} is {view.state}")
+        for view in provider.describe_nodes()
+        if view.instance_id in wanted and view.state in DEAD_STATES
+    }
+
+
+@runtime_checkable
+class HostRoom(Protocol):
+    """A provider whose host has a limit that more nodes can exceed (local: inotify)."""
+
+    def check_room(self, new_nodes: int) -> None:
+        """Raise a ClusterousError naming the limit and its fix if ``new_nodes`` won't fit."""

@@ -70,6 +70,7 @@ class Instance:
     key_name: str = ""
     spot: bool = False
     launched_at: float = 0.0  # epoch seconds: its last launch or start (EC2's LaunchTime)
+    state_reason: str = ""  # EC2's StateReason message: why it stopped or terminated
 
 
 @dataclass(frozen=True)
@@ -305,6 +306,7 @@ def instance_of(raw: dict[str, Any]) -> Instance:
         key_name=str(raw.get("KeyName") or ""),
         spot=raw.get("InstanceLifecycle") == "spot",
         launched_at=epoch_of(raw.get("LaunchTime")),
+        state_reason=str(raw.get("StateReason", {}).get("Message") or ""),
     )
 
 

@@ -49,6 +49,8 @@ from clusterous.providers.aws.power import AwsPower
 from clusterous.providers.aws.sweep import AwsSweep
 from clusterous.providers.aws.volumes import AwsKeptVolumes
 from clusterous.providers.base import (
+    DEAD_STATES,
+    BootFailure,
     BootstrapSettings,
     NetworkInfo,
     NodeRequest,
@@ -358,6 +360,15 @@ class AwsProvider:
                 )
             )
         return views
+
+    def boot_failures(self, nodes: Sequence[NodeRecord]) -> dict[str, BootFailure]:
+        """Nodes whose instance stopped or ended while booting, with EC2's reason (spot, ...)."""
+        names = {n.instance_id: n.name for n in nodes if n.instance_id}
+        return {
+            names[i.id]: BootFailure(i.state, f"EC2 says: {i.state_reason or 'no reason given'}")
+            for i in self.ec2.describe_instances(list(names))
+            if i.state in DEAD_STATES
+        }
 
     def bootstrap_settings(self, private_cidr: str) -> BootstrapSettings:
         return BootstrapSettings(

@@ -27,6 +27,7 @@ from clusterous import cancel
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
 from clusterous.providers.base import (
+    BootFailure,
     BootstrapSettings,
     NetworkInfo,
     NodeRequest,
@@ -38,7 +39,7 @@ from clusterous.providers.base import (
     launches,
     slot_of,
 )
-from clusterous.providers.local import power
+from clusterous.providers.local import boot, power
 from clusterous.providers.local.adopt import LocalAdopter
 from clusterous.providers.local.catalog import INSTANCE_TYPES, LocalCatalog, LocalMeter
 from clusterous.providers.local.host import connect_docker, free_local_port, host_nameservers
@@ -139,6 +140,9 @@ class LocalProvider:
 
     def preflight(self) -> None:
         self.client.ping()
+
+    def check_room(self, new_nodes: int) -> None:
+        boot.InotifyRoom(lambda: boot.running_nodes(self.client)).check(new_nodes)
 
     def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
         where = f"your directory {volume_id}" if volume_id else f"the directory {self.shared_dir}"
@@ -391,6 +395,9 @@ class LocalProvider:
                 )
             )
         return views
+
+    def boot_failures(self, nodes: Sequence[NodeRecord]) -> dict[str, BootFailure]:
+        return boot.node_failures(self.client, {n.name: self._name(n.name) for n in nodes})
 
     def bootstrap_settings(self, private_cidr: str) -> BootstrapSettings:
         return BootstrapSettings(

@@ -1,0 +1,130 @@
+"""Node containers that die while they boot, and the host limit that most often kills them.
+
+A node container runs systemd, and systemd, journald, udev, the node's own
+dockerd and containerd each open inotify instances, all of them root's on the
+host. When the kernel's per-user limit (``fs.inotify.max_user_instances``, 128
+on Debian) is used up, systemd in the next node cannot allocate its manager
+("Failed to allocate manager object: Too many open files"), exits 255, and the
+engine restarts the container again and again. The manager's wait would see
+nothing but a node that never answers; ``container_failure`` tells it at once,
+with the container's last lines, and ``InotifyRoom`` refuses a create or
+add-nodes that would not fit before anything is made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from clusterous.errors import ClusterousError
+from clusterous.providers.base import BootFailure
+
+if TYPE_CHECKING:
+    import docker
+    from docker.models.containers import Container
+
+LOG_LINES = 12
+MAX_USER_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
+# Measured 2026-12-03: `find /proc/[0-9]*/fd -lname anon_inode:inotify` over a node's
+# processes counts 7 on a controller (systemd, journald, udevd, dockerd, containerd,
+# the registry) and 5 on a worker; 8 leaves a little room for what jobs add. With
+# Debian's 128 that lets 14 nodes run, where the failure was seen at about 20.
+INOTIFY_PER_NODE = 8
+INOTIFY_HOST_RESERVE = 16  # the host's own root processes (8 measured): systemd, udevd, ...
+INOTIFY_FIX = (
+    "raise the limit: 'sudo sysctl -w fs.inotify.max_user_instances=1024', and keep it across "
+    "reboots with 'echo fs.inotify.max_user_instances=1024 | sudo tee "
+    "/etc/sysctl.d/60-clusterous-inotify.conf'"
+)
+INOTIFY_SIGNS = ("Too many open files", "inotify")  # what systemd logs when none is left
+
+
+def node_failures(
+    client: docker.DockerClient, containers: dict[str, str]
+) -> dict[str, BootFailure]:
+    """The nodes (name -> container name) whose container died or is gone, with why."""
+    import docker
+
+    found: dict[str, BootFailure] = {}
+    for node, name in containers.items():
+        try:
+            failure = container_failure(client.containers.get(name))
+        except docker.errors.NotFound:
+            failure = BootFailure("gone", f"its container {name} no longer exists")
+        if failure is not None:
+            found[node] = failure
+    return found
+
+
+def running_nodes(client: docker.DockerClient) -> int:
+    """Node containers running on the engine, of every cluster (each holds inotify instances)."""
+    running = client.containers.list(filters={"label": "clusterous.node", "status": "running"})
+    return len(running)
+
+
+def container_failure(container: Container) -> BootFailure | None:
+    """Why a booting node container died (exited, or restarted by the engine), or None."""
+    state = container.attrs.get("State", {})
+    status = str(state.get("Status", container.status))
+    restarts = int(container.attrs.get("RestartCount", 0) or 0)
+    if status in ("running", "created") and not restarts:
+        return None
+    if status == "running":
+        status = f"restarted {restarts} time(s)"
+    elif status == "exited":
+        status = f"exited with status {state.get('ExitCode')}"
+    lines = _last_lines(container)
+    return BootFailure(status, _reason(container.name, lines), _fix(lines))
+
+
+def _last_lines(container: Container) -> list[str]:
+    raw = container.logs(tail=LOG_LINES, stdout=True, stderr=True)
+    return raw.decode(errors="replace").strip().splitlines()
+
+
+def _reason(name: str, lines: list[str]) -> str:
+    if not lines:
+        return f"container {name} printed nothing"
+    return f"the last lines of 'docker logs {name}':\n" + "\n".join(lines)
+
+
+def _fix(lines: list[str]) -> str:
+    if any(sign in line for line in lines for sign in INOTIFY_SIGNS):
+        return "the host ran out of inotify instances (fs.inotify.max_user_instances); " + (
+            INOTIFY_FIX
+        )
+    return ""
+
+
+def read_limit(path: Path = MAX_USER_INSTANCES) -> int | None:
+    """The host's inotify instance limit per user, or None where it cannot be read."""
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class InotifyRoom:
+    """Whether ``new`` more node containers fit in the host's inotify instance limit."""
+
+    running_nodes: Callable[[], int]  # node containers running on the engine, every cluster's
+    limit: Callable[[], int | None] = read_limit
+
+    def check(self, new: int) -> None:
+        limit = self.limit()
+        if limit is None:
+            return
+        running = self.running_nodes()
+        need = INOTIFY_HOST_RESERVE + (running + new) * INOTIFY_PER_NODE
+        if need <= limit:
+            return
+        raise ClusterousError(
+            f"{new} more node container(s) would not fit in this host's inotify limit",
+            f"fs.inotify.max_user_instances is {limit}; {running} node container(s) run already "
+            f"and each takes up to {INOTIFY_PER_NODE}, so about {need} are needed "
+            f"(nodes past the limit cannot start systemd and restart forever)",
+            INOTIFY_FIX + "; or stop other clusters first",
+        )

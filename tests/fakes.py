@@ -20,9 +20,12 @@ from clusterous.manager.ledger import Ledger
 from clusterous.manager.readiness import ControllerLink, Readiness
 from clusterous.providers.base import (
     Adopter,
+    BootFailure,
     BootstrapSettings,
+    BootWatcher,
     Catalog,
     CostLine,
+    HostRoom,
     ImageSource,
     InstanceType,
     KeptVolumes,
@@ -232,6 +235,35 @@ class PrestartingFakeProvider(FakeProvider):
         self.log.append(f"prestart {sorted(s.name for s in slots)}")
 
 
+class DyingProvider(FakeProvider):
+    """A provider whose machines die: ``dead`` names the nodes, with what it says of each.
+
+    It is asked through ``boot_failures``; ``asked`` counts the questions.
+    """
+
+    def __init__(self, dead: dict[str, BootFailure] | None = None) -> None:
+        super().__init__()
+        self.dead = dict(dead or {})
+        self.asked = 0
+
+    def boot_failures(self, nodes: Sequence[NodeRecord]) -> dict[str, BootFailure]:
+        self.asked += 1
+        return {n.name: self.dead[n.name] for n in nodes if n.name in self.dead}
+
+
+class CrampedProvider(FakeProvider):
+    """A provider whose host has room for ``room`` more nodes (local: the inotify limit)."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def check_room(self, new_nodes: int) -> None:
+        self.log.append(f"check_room {new_nodes}")
+        if new_nodes > self.room:
+            raise ClusterousError(f"{new_nodes} more nodes would not fit", "fake host limit")
+
+
 class CancellingProvider(FakeProvider):
     """Ctrl-C mid-launch: the create's cancel event is set, as the signal handler sets it.
 
@@ -266,6 +298,8 @@ def _conformance(ledger: Ledger) -> None:
     _provider: Provider = FakeProvider()
     _cancelling: Provider = CancellingProvider()
     _prestarter: Prestarter = PrestartingFakeProvider()
+    _watcher: BootWatcher = DyingProvider()
+    _cramped: HostRoom = CrampedProvider(0)
     _catalog: Catalog = FakeCatalog()
     _readiness: Readiness = FakeReadiness(ledger)
     _link: ControllerLink = FakeLink(ledger, [])

@@ -58,8 +58,8 @@ def machine_died(failures: dict[str, BootFailure]) -> MachineDied:
     first = failures[names[0]]
     states = ", ".join(f"{name} ({failures[name].state})" for name in names)
     fix = next((failures[n].fix for n in names if failures[n].fix), "") or (
-        "fix the cause above, then run the command again; 'clusterous status' shows the "
-        "nodes' machines"
+        "find out why the machine died (the provider's reason above), fix that, then run "
+        "the command again"
     )
     what = (
         f"the machine of node {states} died while it booted"

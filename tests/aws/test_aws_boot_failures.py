@@ -108,6 +108,6 @@ def test_a_create_whose_instance_ends_while_booting_fails_with_the_reason_and_le
         creator(clusterous_home, provider, readiness).create()
     text = failure.value.render()
     assert "the machine of node worker-1 (terminated) died while it booted" in text
-    assert "EC2 says: Client.UserInitiatedShutdown" in text
+    assert "EC2 says: Client.UserInitiatedShutdown" in text and "run the command again" in text
     assert failure.value.exit_code == ExitCode.FAILED
     assert tagged_resources() == [] and not ledger.exists()

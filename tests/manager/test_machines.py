@@ -66,7 +66,7 @@ def test_a_stopped_or_terminated_machine_fails_the_check_naming_node_and_state()
         MachineWatch(provider, FakeClock()).check([CONTROLLER, WORKER])
     assert "node worker-1 (terminated)" in failure.value.what
     assert "i-w1 is terminated" in str(failure.value.why)
-    assert failure.value.fix and "run the command again" in failure.value.fix
+    assert failure.value.fix and "then run the command again" in failure.value.fix
     assert failure.value.exit_code == ExitCode.FAILED
 
 

@@ -27,10 +27,10 @@ if TYPE_CHECKING:
 
 LOG_LINES = 12
 MAX_USER_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
-# Measured 2026-12-03: `find /proc/[0-9]*/fd -lname anon_inode:inotify` over a node's
-# processes counts 7 on a controller (systemd, journald, udevd, dockerd, containerd,
-# the registry) and 5 on a worker; 8 leaves a little room for what jobs add. With
-# Debian's 128 that lets 14 nodes run, where the failure was seen at about 20.
+# Measured 2026-12-03 with `find /proc/[0-9]*/fd -lname anon_inode:inotify` in a node:
+# 8 in a controller while it configures itself (7 once configured: systemd, journald,
+# udevd, dockerd, containerd, ...), 6 in a worker while it boots, 5 once it runs. With
+# Debian's 128 this lets 14 nodes run, where the failure was seen at about 20.
 INOTIFY_PER_NODE = 8
 INOTIFY_HOST_RESERVE = 16  # the host's own root processes (8 measured): systemd, udevd, ...
 INOTIFY_FIX = (
@@ -75,8 +75,10 @@ def container_failure(container: Container) -> BootFailure | None:
         status = f"restarted {restarts} time(s)"
     elif status == "exited":
         status = f"exited with status {state.get('ExitCode')}"
+    if state.get("OOMKilled"):
+        status += ", killed by the kernel: out of memory"
     lines = _last_lines(container)
-    return BootFailure(status, _reason(container.name, lines), _fix(lines))
+    return BootFailure(status, _reason(container.name, lines), _fix(container.name, lines))
 
 
 def _last_lines(container: Container) -> list[str]:
@@ -90,12 +92,15 @@ def _reason(name: str, lines: list[str]) -> str:
     return f"the last lines of 'docker logs {name}':\n" + "\n".join(lines)
 
 
-def _fix(lines: list[str]) -> str:
+def _fix(name: str, lines: list[str]) -> str:
     if any(sign in line for line in lines for sign in INOTIFY_SIGNS):
         return "the host ran out of inotify instances (fs.inotify.max_user_instances); " + (
             INOTIFY_FIX
         )
-    return ""
+    return (
+        f"see why with 'docker inspect {name}' (State) and the engine's log "
+        "('journalctl -u docker'); when the cause is gone, run the command again"
+    )
 
 
 def read_limit(path: Path = MAX_USER_INSTANCES) -> int | None:

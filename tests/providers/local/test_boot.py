@@ -95,7 +95,8 @@ def test_a_container_that_exited_is_told_with_its_status_and_no_inotify_fix(
     until(lambda: engine.containers.get(name).status == "exited")
     failure = node_failures(engine, {"worker-1": name})["worker-1"]
     assert failure.state == "exited with status 1"
-    assert "Failed to mount API filesystems" in failure.reason and failure.fix == ""
+    assert "Failed to mount API filesystems" in failure.reason
+    assert "max_user_instances" not in failure.fix and f"docker inspect {name}" in failure.fix
 
 
 def test_a_running_container_and_a_missing_one(engine: docker.DockerClient, label: str) -> None:

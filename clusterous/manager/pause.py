@@ -21,7 +21,7 @@ from clusterous import cancel
 from clusterous.errors import ClusterousError
 from clusterous.manager.lease import LeaseView, hours_to_seconds, remember_lease, run_lease
 from clusterous.manager.scale import ScaleContext
-from clusterous.providers.base import NodeView, Provider
+from clusterous.providers.base import HostRoom, NodeView, Provider
 from clusterous.records import ClusterState, NodeRecord
 from clusterous.remote.ssh import Session
 
@@ -113,6 +113,8 @@ def _pause(ctx: PauseContext, state: ClusterState, node: NodeRecord, via: Sessio
 def start_cluster(ctx: PauseContext) -> LeaseView | None:
     """Start every machine, renew the lease from now, wait until every node is Ready."""
     state = ctx.ledger.load()
+    if isinstance(ctx.provider, HostRoom):
+        ctx.provider.check_room(len(state.nodes))
     deadline = ctx.clock() + ctx.timeout
     ctx.ledger.set_status(STARTING)
     ctx.reporter.step(f"starting {len(state.nodes)} nodes")

@@ -284,3 +284,25 @@ def test_add_nodes_that_would_not_fit_the_host_are_refused_before_any_launch(
         add_nodes(ctx, None, 5, None)
     assert provider.log == ["check_room 5"]
     assert len(ledger.load().nodes) == 4
+
+
+def test_a_start_that_would_not_fit_the_host_is_refused_before_any_machine_starts(
+    tmp_path: Path,
+) -> None:
+    from clusterous.manager.pause import start_cluster
+    from tests.fakes import FakeReadiness
+
+    provider = CrampedProvider(room=4)
+    ledger = Ledger(Home(tmp_path), "mc")
+    _creator(tmp_path, provider, FakeReadiness(ledger)).create()
+    provider.room, provider.log[:] = 3, []  # another cluster took the room while this one slept
+    ctx = ScaleContext(
+        provider,
+        ledger,
+        ClusterAccess.of(Home(tmp_path), "mc"),
+        SilentReporter(),
+        readiness=FakeReadiness(ledger),
+    )
+    with pytest.raises(ClusterousError, match="4 more nodes would not fit"):
+        start_cluster(ctx)
+    assert provider.log == ["check_room 4"]

@@ -58,6 +58,11 @@ def node_failures(
     return found
 
 
+def engine_on_this_host(client: docker.DockerClient) -> bool:
+    """Whether the engine listens on a unix socket here (not over TCP or SSH elsewhere)."""
+    return str(client.api.base_url) == "http+docker://localhost"
+
+
 def running_nodes(client: docker.DockerClient) -> int:
     """Node containers running on the engine, of every cluster (each holds inotify instances)."""
     running = client.containers.list(filters={"label": "clusterous.node", "status": "running"})

@@ -142,7 +142,8 @@ class LocalProvider:
         self.client.ping()
 
     def check_room(self, new_nodes: int) -> None:
-        boot.InotifyRoom(lambda: boot.running_nodes(self.client)).check(new_nodes)
+        if boot.engine_on_this_host(self.client):  # else /proc is not the engine's host's
+            boot.InotifyRoom(lambda: boot.running_nodes(self.client)).check(new_nodes)
 
     def describe_resources(self, size_gib: int | None, volume_id: str | None) -> list[str]:
         where = f"your directory {volume_id}" if volume_id else f"the directory {self.shared_dir}"

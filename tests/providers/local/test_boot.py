@@ -139,3 +139,13 @@ def test_the_limit_is_read_from_proc(tmp_path: Path) -> None:
     limit.write_text("lots")
     assert read_limit(limit) is None
     assert read_limit(tmp_path / "missing") is None
+
+
+def test_the_limit_is_read_only_for_an_engine_on_this_host() -> None:
+    """An engine reached over TCP or SSH runs on another host: this one's /proc says nothing."""
+    from clusterous.providers.local.boot import engine_on_this_host
+
+    for url, here in (("unix:///var/run/docker.sock", True), ("tcp://127.0.0.1:9", False)):
+        client = docker.DockerClient(base_url=url, version="1.41")  # no call is made
+        assert engine_on_this_host(client) is here, url
+        client.close()

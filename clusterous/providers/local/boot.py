@@ -13,6 +13,8 @@ add-nodes that would not fit before anything is made.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,10 @@ LOG_LINES = 12
 MAX_USER_INSTANCES = Path("/proc/sys/fs/inotify/max_user_instances")
 # Measured 2026-12-03 with `find /proc/[0-9]*/fd -lname anon_inode:inotify` in a node:
 # 8 in a controller while it configures itself (7 once configured: systemd, journald,
-# udevd, dockerd, containerd, ...), 6 in a worker while it boots, 5 once it runs. With
-# Debian's 128 this lets 14 nodes run, where the failure was seen at about 20.
+# udevd, dockerd, containerd, ...), 6 in a worker while it boots, 5 once it runs. Where
+# /proc says what root holds (the CLI runs as root), that count replaces the estimate of
+# the running ones; the estimate alone lets 14 nodes run with Debian's 128, where the
+# failure was seen at about 20.
 INOTIFY_PER_NODE = 8
 INOTIFY_HOST_RESERVE = 16  # the host's own root processes (8 measured): systemd, udevd, ...
 INOTIFY_FIX = (
@@ -116,25 +120,55 @@ def read_limit(path: Path = MAX_USER_INSTANCES) -> int | None:
         return None
 
 
+def root_instances_in_use(proc: Path = Path("/proc")) -> int | None:
+    """The inotify instances root's processes hold now, or None where /proc will not say.
+
+    Only root may read other processes' descriptors: run by anyone else (a user
+    of the docker group), this says None and the check falls back to an estimate.
+    An instance shared by a parent and its child counts twice: an over-count errs
+    on the safe side.
+    """
+    if os.geteuid() != 0:
+        return None
+    held = 0
+    for process in proc.glob("[0-9]*"):
+        try:
+            if process.stat().st_uid != 0:
+                continue
+            for fd in (process / "fd").iterdir():
+                with contextlib.suppress(OSError):
+                    held += os.readlink(fd) == "anon_inode:inotify"
+        except OSError:  # the process ended while we looked
+            continue
+    return held
+
+
 @dataclass(frozen=True)
 class InotifyRoom:
     """Whether ``new`` more node containers fit in the host's inotify instance limit."""
 
     running_nodes: Callable[[], int]  # node containers running on the engine, every cluster's
     limit: Callable[[], int | None] = read_limit
+    in_use: Callable[[], int | None] = root_instances_in_use
 
     def check(self, new: int) -> None:
         limit = self.limit()
         if limit is None:
             return
-        running = self.running_nodes()
-        need = INOTIFY_HOST_RESERVE + (running + new) * INOTIFY_PER_NODE
+        held = self.in_use()
+        if held is not None:
+            need = held + new * INOTIFY_PER_NODE
+            now = f"root's processes hold {held} now"
+        else:
+            running = self.running_nodes()
+            need = INOTIFY_HOST_RESERVE + (running + new) * INOTIFY_PER_NODE
+            now = f"{running} node container(s) run already"
         if need <= limit:
             return
         raise ClusterousError(
             f"{new} more node container(s) would not fit in this host's inotify limit",
-            f"fs.inotify.max_user_instances is {limit}; {running} node container(s) run already "
-            f"and each takes up to {INOTIFY_PER_NODE}, so about {need} are needed "
+            f"fs.inotify.max_user_instances is {limit}; {now} and each node takes up to "
+            f"{INOTIFY_PER_NODE}, so about {need} are needed "
             f"(nodes past the limit cannot start systemd and restart forever)",
             INOTIFY_FIX + "; or stop other clusters first",
         )

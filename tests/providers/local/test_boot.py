@@ -8,6 +8,7 @@ and is removed at the end. The preflight's limit and count are injected.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from clusterous.providers.local.boot import (
     InotifyRoom,
     node_failures,
     read_limit,
+    root_instances_in_use,
 )
 from tests.e2e.helpers import TEST_LABEL, remove_labelled
 
@@ -113,13 +115,13 @@ def test_a_running_container_and_a_missing_one(engine: docker.DockerClient, labe
 
 def test_nodes_that_fit_in_the_limit_pass() -> None:
     limit = INOTIFY_HOST_RESERVE + 10 * INOTIFY_PER_NODE
-    InotifyRoom(lambda: 8, lambda: limit).check(2)
+    InotifyRoom(lambda: 8, lambda: limit, lambda: None).check(2)
 
 
 def test_nodes_past_the_limit_are_refused_with_the_numbers_and_the_fix() -> None:
     limit = INOTIFY_HOST_RESERVE + 10 * INOTIFY_PER_NODE
     with pytest.raises(ClusterousError) as refused:
-        InotifyRoom(lambda: 8, lambda: limit).check(3)
+        InotifyRoom(lambda: 8, lambda: limit, lambda: None).check(3)
     text = refused.value.render()
     need = INOTIFY_HOST_RESERVE + 11 * INOTIFY_PER_NODE
     assert f"max_user_instances is {limit}" in text and f"about {need} are needed" in text
@@ -129,7 +131,34 @@ def test_nodes_past_the_limit_are_refused_with_the_numbers_and_the_fix() -> None
 
 
 def test_a_limit_that_cannot_be_read_is_not_checked() -> None:
-    InotifyRoom(lambda: 1000, lambda: None).check(1000)
+    InotifyRoom(lambda: 1000, lambda: None, lambda: None).check(1000)
+
+
+def test_where_proc_says_what_root_holds_that_count_replaces_the_estimate() -> None:
+    """1000 nodes by the estimate, but root holds only 40: two more fit in 128."""
+    InotifyRoom(lambda: 1000, lambda: 128, lambda: 40).check(2)
+    with pytest.raises(ClusterousError) as refused:
+        InotifyRoom(lambda: 0, lambda: 128, lambda: 121).check(1)
+    assert "root's processes hold 121 now" in refused.value.render()
+    assert f"about {121 + INOTIFY_PER_NODE} are needed" in refused.value.render()
+
+
+def test_roots_instances_are_counted_from_proc(tmp_path: Path) -> None:
+    """Descriptors that are inotify instances, in a /proc-shaped tree (readlink says what)."""
+    proc = tmp_path / "proc"
+    for pid, links in {
+        "1": ["anon_inode:inotify", "/dev/null"],
+        "42": ["anon_inode:inotify"] * 2,
+    }.items():
+        fds = proc / pid / "fd"
+        fds.mkdir(parents=True)
+        for number, target in enumerate(links):
+            (fds / str(number)).symlink_to(target)
+    (proc / "self-like-name").mkdir()  # not a process
+    if os.geteuid() != 0:
+        assert root_instances_in_use(proc) is None
+    else:
+        assert root_instances_in_use(proc) == 3
 
 
 def test_the_limit_is_read_from_proc(tmp_path: Path) -> None:

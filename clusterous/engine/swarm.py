@@ -97,16 +97,30 @@ class Swarm:
         return str(self.client.swarm.attrs["JoinTokens"]["Worker"])
 
     def set_labels(self, node_id: str, labels: dict[str, str]) -> None:
-        node = self.client.nodes.get(node_id)
-        spec = dict(node.attrs["Spec"])
-        spec["Labels"] = {**(spec.get("Labels") or {}), **labels}
-        node.update(spec)
+        self._update_spec(
+            node_id, lambda spec: {**spec, "Labels": {**(spec.get("Labels") or {}), **labels}}
+        )
 
     def drain(self, node_id: str) -> None:
-        node = self.client.nodes.get(node_id)
-        spec = dict(node.attrs["Spec"])
-        spec["Availability"] = "drain"
-        node.update(spec)
+        self._update_spec(node_id, lambda spec: {**spec, "Availability": "drain"})
+
+    def _update_spec(
+        self, node_id: str, change: Callable[[dict[str, Any]], dict[str, Any]], tries: int = 5
+    ) -> None:
+        """Update a node's spec at the version just read; Swarm refuses an update made at
+        an older version ("update out of sequence": the node's own status moved it on, as
+        it does while a node joins or restarts), so read it again and retry."""
+        import docker
+
+        for attempt in range(1, tries + 1):
+            node = self.client.nodes.get(node_id)
+            try:
+                node.update(change(dict(node.attrs["Spec"])))
+                return
+            except docker.errors.APIError as refused:
+                if "out of sequence" not in str(refused) or attempt == tries:
+                    raise
+                self.sleep(0.2)
 
     def remove(self, node_id: str) -> None:
         import docker

@@ -7,6 +7,7 @@ from unittest.mock import Mock
 
 import pytest
 
+from clusterous.engine.swarm import Swarm
 from clusterous.errors import ClusterousError
 from clusterous.home import Home
 from clusterous.manager.access import ClusterAccess
@@ -150,3 +151,45 @@ def test_bootstrap_failure_is_told_by_the_error_prefix() -> None:
 
     assert bootstrap_failed(["clusterous-bootstrap: error: installing packages failed"])
     assert not bootstrap_failed(["clusterous-bootstrap: docker: starting the engine"])
+
+
+class RacingNode:
+    """A Swarm node whose version moves on under the first ``races`` updates."""
+
+    def __init__(self, races: int) -> None:
+        self.races = races
+        self.attrs = {"Spec": {"Role": "worker", "Labels": {"kept": "yes"}}}
+        self.updates: list[dict[str, object]] = []
+
+    def update(self, spec: dict[str, object]) -> None:
+        import docker
+
+        if self.races:
+            self.races -= 1
+            raise docker.errors.APIError("rpc error: code = Unknown desc = update out of sequence")
+        self.updates.append(spec)
+
+
+class OneNode:
+    def __init__(self, node: RacingNode) -> None:
+        self.nodes = Mock(get=Mock(return_value=node))
+
+
+def test_labels_are_set_again_when_swarm_says_the_update_was_out_of_sequence() -> None:
+    clock = Clock()
+    node = RacingNode(races=2)
+    Swarm(OneNode(node), clock=clock, sleep=clock.sleep).set_labels("n1", {"group": "worker"})
+    assert node.updates == [{"Role": "worker", "Labels": {"kept": "yes", "group": "worker"}}]
+
+
+def test_an_update_that_keeps_racing_or_fails_otherwise_is_raised() -> None:
+    import docker
+
+    clock = Clock()
+    with pytest.raises(docker.errors.APIError, match="out of sequence"):
+        Swarm(OneNode(RacingNode(races=9)), clock=clock, sleep=clock.sleep).drain("n1")
+    refusing = RacingNode(races=0)
+    refusing.update = Mock(side_effect=docker.errors.APIError("node not found"))  # type: ignore[method-assign]
+    with pytest.raises(docker.errors.APIError, match="node not found"):
+        Swarm(OneNode(refusing), clock=clock, sleep=clock.sleep).drain("n1")
+    assert refusing.update.call_count == 1

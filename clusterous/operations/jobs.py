@@ -245,6 +245,21 @@ def wait(
     )  # fmt: skip
 
 
+def lost_link(problem: Exception) -> bool:
+    """A dropped connection to the controller: SSH, or its engine's client behind it.
+
+    The engine's client fails with a plain DockerException when the channel under
+    it closes (while it asks the engine's API version, say); an APIError is the
+    engine's own answer, not a lost link.
+    """
+    import docker
+
+    errors = docker.errors
+    if isinstance(problem, errors.APIError):  # also an OSError, through requests' HTTPError
+        return False
+    return isinstance(problem, (*LOST_LINK, errors.DockerException))
+
+
 def follow(
     job: str,
     open_link: Callable[[], AbstractContextManager[Link]],
@@ -269,7 +284,9 @@ def follow(
                     if summary.finished:
                         return summary
                     sleep(every)
-        except LOST_LINK as problem:
+        except Exception as problem:
+            if not lost_link(problem):
+                raise
             dropped += 1
             if dropped > RECONNECTS:
                 raise ClusterousError(

@@ -57,6 +57,24 @@ def test_a_link_sshd_closed_is_opened_again_and_the_wait_goes_on() -> None:
     assert controller.opened == 5
 
 
+def test_an_engine_client_whose_channel_closed_is_a_lost_link_but_an_engine_error_is_not() -> None:
+    """Seen on a 1,000-task wait: the engine's client could not even ask the API version."""
+    import docker
+
+    closed = docker.errors.DockerException(
+        "Error while fetching server API version: ('Connection aborted.', "
+        "RemoteDisconnected('Remote end closed connection without response'))"
+    )
+    controller = Controller([summary(3, 0), closed, summary(0, 3)])
+    done = follow("j-1", controller.open, controller.poll, lambda _: None, controller.slept.append)
+    assert done.succeeded and controller.opened == 2
+
+    refused = docker.errors.APIError("500 Server Error: rpc error")
+    controller = Controller([refused])
+    with pytest.raises(docker.errors.APIError):
+        follow("j-1", controller.open, controller.poll, lambda _: None, controller.slept.append)
+
+
 def test_a_link_that_keeps_failing_ends_the_wait_with_the_command_to_wait_again() -> None:
     controller = Controller([EOFError()] * (RECONNECTS + 1))
     with pytest.raises(ClusterousError) as raised:

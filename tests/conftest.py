@@ -14,10 +14,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.docker_engine import docker_unusable
+
+if TYPE_CHECKING:
+    import docker
 
 # moto reads these when it is imported: set them before any test imports it.
 for _name in (
@@ -188,3 +193,19 @@ def aws(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Mo
     finally:
         moto_server.stop_enforcing_iam()
         moto_server.reset()
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    """The local Docker engine; without one a test fails in CI and skips elsewhere."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        docker_unusable(str(error))
+    try:
+        yield client
+    finally:
+        client.close()

@@ -9,11 +9,9 @@ other people's containers run beside these tests.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import docker
 import docker.errors
@@ -21,9 +19,9 @@ import pytest
 
 from clusterous.errors import ClusterousError
 from clusterous.providers.local.images import Variant, ensure_node_image
+from tests.docker_engine import BASE_IMAGE, docker_unusable
 from tests.e2e.helpers import remove_labelled
 
-BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")
 HERE = Path(__file__).parent
 
 
@@ -31,30 +29,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if HERE in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
-
-
-def _unusable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"the end-to-end tests need a Docker engine: {reason}\n"
-            "  -> run `make docker base-image` (scripts/ensure-docker.sh, "
-            "scripts/prepare-base-image.sh) before the tests",
-            pytrace=False,
-        )
-    pytest.skip(f"no usable Docker engine: {reason}")
-
-
-@pytest.fixture(scope="session")
-def docker_client() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as error:
-        _unusable(str(error))
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture
@@ -72,7 +46,7 @@ def _node_image(client: docker.DockerClient, variant: Variant) -> str:
         return ensure_node_image(client, BASE_IMAGE, variant)
     except ClusterousError as error:
         if "is not in your Docker engine" in error.what:
-            _unusable(error.render())
+            docker_unusable(error.render())
         raise
 
 

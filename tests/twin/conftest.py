@@ -19,10 +19,10 @@ from typing import NoReturn
 
 import pytest
 
+from tests.docker_engine import BASE_IMAGE, docker_unusable
 from twin.core import Twin
 
 HERE = Path(__file__).parent
-BASE_IMAGE = os.environ.get("CLUSTEROUS_BASE_IMAGE", "debian:bookworm-slim")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,14 +34,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def unusable(reason: str) -> NoReturn:
-    if os.environ.get("CI") == "true":
-        pytest.fail(
-            f"the EC2 twin tests need a Docker engine, loop devices and root: {reason}\n"
-            "  -> run `make docker base-image` (scripts/ensure-docker.sh, "
-            "scripts/prepare-base-image.sh) as root before the tests",
-            pytrace=False,
-        )
-    pytest.skip(f"the EC2 twin cannot run here: {reason}")
+    docker_unusable(reason, "a Docker engine, loop devices and root (the EC2 twin)")
 
 
 def check_machine() -> None:

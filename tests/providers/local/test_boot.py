@@ -26,27 +26,15 @@ from clusterous.providers.local.boot import (
     read_limit,
     root_instances_in_use,
 )
+from tests.docker_engine import BASE_IMAGE
 from tests.e2e.helpers import TEST_LABEL, remove_labelled
 
-BASE_IMAGE = "debian:bookworm-slim"
 SYSTEMD_OUT_OF_INOTIFY = (
     "echo 'systemd 252.39-1~deb12u2 running in system mode'; "
     "echo 'Failed to allocate manager object: Too many open files'; "
     "echo '[!!!!!!] Failed to allocate manager object.'; "
     "echo 'Exiting PID 1...'; exit 255"
 )
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-        client.images.get(BASE_IMAGE)
-    except docker.errors.DockerException as problem:
-        pytest.skip(f"no usable Docker engine with {BASE_IMAGE}: {problem}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ cluster's (unique, unused) label: nothing is created there.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -27,17 +26,6 @@ class Recorded:
 
     def record_node(self, node: object) -> None:
         raise AssertionError("no node is made here")
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as problem:
-        pytest.skip(f"no usable Docker engine: {problem}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

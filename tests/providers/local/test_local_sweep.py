@@ -18,21 +18,8 @@ import pytest
 from clusterous.home import Home
 from clusterous.providers.local.provider import LocalProvider
 from clusterous.records import ClusterState, ResourceRecord
+from tests.docker_engine import BASE_IMAGE
 from tests.e2e.helpers import TEST_LABEL, remove_labelled
-
-BASE_IMAGE = "debian:bookworm-slim"
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[docker.DockerClient]:
-    try:
-        client = docker.from_env()
-        client.ping()
-        client.images.get(BASE_IMAGE)
-    except docker.errors.DockerException as problem:
-        pytest.skip(f"no usable Docker engine with {BASE_IMAGE}: {problem}")
-    yield client
-    client.close()
 
 
 @pytest.fixture

@@ -57,6 +57,23 @@ class SwarmNode:
         )
 
 
+def in_sequence(update: Callable[[], None], sleep: Callable[[float], None], tries: int = 5) -> None:
+    """Run an update that reads a Swarm object's version and writes at it, again while
+    Swarm refuses it as "update out of sequence": the object moved on in between, by
+    Swarm's own hand (a node's status while it joins or restarts, a service's update
+    status when its last rollout completes)."""
+    import docker
+
+    for attempt in range(1, tries + 1):
+        try:
+            update()
+            return
+        except docker.errors.APIError as refused:
+            if "out of sequence" not in str(refused) or attempt == tries:
+                raise
+            sleep(0.2)
+
+
 @contextmanager
 def engine_client(controller: Session) -> Iterator[docker.DockerClient]:
     """A docker client for the controller's engine, through the SSH session."""
@@ -105,22 +122,15 @@ class Swarm:
         self._update_spec(node_id, lambda spec: {**spec, "Availability": "drain"})
 
     def _update_spec(
-        self, node_id: str, change: Callable[[dict[str, Any]], dict[str, Any]], tries: int = 5
+        self, node_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
     ) -> None:
-        """Update a node's spec at the version just read; Swarm refuses an update made at
-        an older version ("update out of sequence": the node's own status moved it on, as
-        it does while a node joins or restarts), so read it again and retry."""
-        import docker
+        """Update a node's spec at the version just read (see ``in_sequence``)."""
 
-        for attempt in range(1, tries + 1):
+        def update() -> None:
             node = self.client.nodes.get(node_id)
-            try:
-                node.update(change(dict(node.attrs["Spec"])))
-                return
-            except docker.errors.APIError as refused:
-                if "out of sequence" not in str(refused) or attempt == tries:
-                    raise
-                self.sleep(0.2)
+            node.update(change(dict(node.attrs["Spec"])))
+
+        in_sequence(update, self.sleep)
 
     def remove(self, node_id: str) -> None:
         import docker

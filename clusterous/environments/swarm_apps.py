@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from clusterous.engine.swarm import GROUP_LABEL, NODE_LABEL
+from clusterous.engine.swarm import GROUP_LABEL, NODE_LABEL, in_sequence
 from clusterous.environments.deploy import (
     COMPONENT_LABEL,
     COUNT_AUTO_LABEL,
@@ -213,15 +213,20 @@ def replan_auto_counts(client: docker.DockerClient) -> list[Replanned]:
 def _rescale(
     client: docker.DockerClient, service: Any, replicas: int, template: dict[str, Any]
 ) -> None:
+    """At the service's current version: a rollout that completes moves it on."""
     from docker.types import ServiceMode
 
-    client.api.update_service(
-        service.id,
-        service.version,
-        mode=ServiceMode("replicated", replicas),
-        task_template=template,
-        fetch_current_spec=True,
-    )
+    def update() -> None:
+        current = client.services.get(service.id)
+        client.api.update_service(
+            current.id,
+            current.version,
+            mode=ServiceMode("replicated", replicas),
+            task_template=template,
+            fetch_current_spec=True,
+        )
+
+    in_sequence(update, time.sleep)
 
 
 SETTLE_SECONDS = 1.0

@@ -14,6 +14,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clusterous.engine.swarm import in_sequence
 from clusterous.environments.deploy import VOLUME_TARGETS
 from clusterous.formats.fields import parse_array
 from clusterous.jobs.spec import (
@@ -177,19 +178,25 @@ def remove(
 
 
 def _park(client: docker.DockerClient, service: Any) -> None:
-    """The spec sent whole: the daemon refuses the update settings it reports for a job."""
-    spec = service.attrs["Spec"]
-    template = dict(spec["TaskTemplate"])
-    template["Placement"] = {"Constraints": [NOWHERE]}
-    template["ForceUpdate"] = template.get("ForceUpdate", 0) + 1
-    client.api.update_service(
-        service.id,
-        service.version,
-        task_template=template,
-        name=spec["Name"],
-        labels=spec.get("Labels") or {},
-        mode=spec["Mode"],
-    )
+    """The spec sent whole: the daemon refuses the update settings it reports for a job.
+    At the service's current version: its status moves it on as its tasks end."""
+
+    def update() -> None:
+        current = client.services.get(service.id)
+        spec = current.attrs["Spec"]
+        template = dict(spec["TaskTemplate"])
+        template["Placement"] = {"Constraints": [NOWHERE]}
+        template["ForceUpdate"] = template.get("ForceUpdate", 0) + 1
+        client.api.update_service(
+            current.id,
+            current.version,
+            task_template=template,
+            name=spec["Name"],
+            labels=spec.get("Labels") or {},
+            mode=spec["Mode"],
+        )
+
+    in_sequence(update, time.sleep)
 
 
 def _still_running(client: docker.DockerClient, services: list[str]) -> bool:

@@ -193,3 +193,19 @@ def test_an_update_that_keeps_racing_or_fails_otherwise_is_raised() -> None:
     with pytest.raises(docker.errors.APIError, match="node not found"):
         Swarm(OneNode(refusing), clock=clock, sleep=clock.sleep).drain("n1")
     assert refusing.update.call_count == 1
+
+
+def test_a_service_update_runs_again_while_swarm_says_out_of_sequence() -> None:
+    import docker
+
+    from clusterous.engine.swarm import in_sequence
+
+    clock, calls = Clock(), []
+
+    def update() -> None:
+        calls.append(clock.now)
+        if len(calls) < 3:
+            raise docker.errors.APIError("rpc error: code = Unknown desc = update out of sequence")
+
+    in_sequence(update, clock.sleep)
+    assert len(calls) == 3

@@ -8,6 +8,7 @@ be in the cluster registry or pullable, as for ``run``.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from clusterous.engine.swarm import GROUP_LABEL
@@ -56,6 +57,14 @@ def group_cpus(client: docker.DockerClient, group: str) -> list[float]:
         nano = node.attrs.get("Description", {}).get("Resources", {}).get("NanoCPUs", 0)
         cpus.append(nano / 1e9)
     return cpus
+
+
+def group_slots(client: docker.DockerClient, group: str, cpus: float | None) -> int:
+    """How many of a job's tasks the group's nodes run at once: ⌊CPUs ÷ cpus⌋ on each,
+    or one per CPU for a task that reserves none."""
+    if cpus is None:
+        return sum(max(1, round(n)) for n in group_cpus(client, group))
+    return sum(math.floor(n / cpus + 1e-9) for n in group_cpus(client, group))
 
 
 def check_cpus(

@@ -2,8 +2,8 @@
 
 One service create per round, whatever its size: Swarm makes the tasks and
 queues those that do not fit the CPU and memory reservations until a node has
-room. Every task may run at once (MaxConcurrent is the round's size): the
-reservations, not a count, are what limit a node.
+room. The reservations, not a count, are what limit a node; MaxConcurrent
+only bounds the queue Swarm holds (see ``concurrency``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ from clusterous.jobs.spec import (
 
 if TYPE_CHECKING:
     import docker
+
+# Tasks of a round Swarm holds queued beyond what the group's nodes run at once, for
+# nodes that join while the round runs (add-nodes, ``jobs wait --autoscale``).
+QUEUE_WINDOW = 128
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,21 @@ class RoundView:
         )
 
 
-def create_round(client: docker.DockerClient, job: JobRound) -> None:
+def concurrency(size: int, slots: int) -> int:
+    """MaxConcurrent of a round of ``size`` tasks on nodes that run ``slots`` at once.
+
+    Swarm's scheduler writes every queued task back to its raft log on each
+    pass (each time a task ends), and keeps the last entries in memory: with
+    the whole of a 1,000-task round queued, the controller's dockerd grew by
+    1 MB per finished task until the kernel killed it at 2 GB. Held to what
+    runs plus QUEUE_WINDOW, the queue stays small, and Swarm makes the next
+    tasks as earlier ones finish, slot by slot (each slot, each index, once).
+    """
+    return max(1, min(size, slots + QUEUE_WINDOW))
+
+
+def create_round(client: docker.DockerClient, job: JobRound, slots: int) -> None:
+    """The round's service; ``slots``: how many of its tasks the group runs at once."""
     from docker.types import Mount, Resources, RestartPolicy, ServiceMode
 
     request = job.request
@@ -84,7 +102,7 @@ def create_round(client: docker.DockerClient, job: JobRound) -> None:
         name=job.service,
         labels=job.labels(),
         container_labels={JOB_ID_LABEL: job.job_id},
-        mode=ServiceMode("replicated-job", size, concurrency=size),
+        mode=ServiceMode("replicated-job", size, concurrency=concurrency(size, slots)),
         constraints=[job.constraint],
         mounts=[Mount(t, "/data", type="bind") for t in VOLUME_TARGETS],
         resources=Resources(
@@ -99,7 +117,9 @@ def create_round(client: docker.DockerClient, job: JobRound) -> None:
     )
 
 
-def create_retry(client: docker.DockerClient, base: Any, number: int, indices: list[int]) -> str:
+def create_retry(
+    client: docker.DockerClient, base: Any, number: int, indices: list[int], slots: int
+) -> str:
     """A new round of the job whose first service is ``base``: the same task, other indices."""
     from docker.types import ServiceMode
 
@@ -121,7 +141,9 @@ def create_retry(client: docker.DockerClient, base: Any, number: int, indices: l
         template,
         name=service,
         labels=labels,
-        mode=ServiceMode("replicated-job", len(indices), concurrency=len(indices)),
+        mode=ServiceMode(
+            "replicated-job", len(indices), concurrency=concurrency(len(indices), slots)
+        ),
     )
     return service
 

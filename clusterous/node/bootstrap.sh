@@ -615,7 +615,10 @@ init_swarm() {
         return 0
     fi
     [ "$state" = inactive ] || fail "the Swarm is in state '$state'; run \`docker swarm leave --force\` and retry"
-    arguments=(--advertise-addr "$CLUSTEROUS_ADVERTISE_ADDR")
+    # Swarm keeps its raft log in memory until a snapshot, every 10,000 entries by default;
+    # a batch job's queued tasks are rewritten to it on each scheduling pass, and a
+    # 1,000-task job took a 2 GiB controller's dockerd to the OOM killer. 500 keeps it small.
+    arguments=(--advertise-addr "$CLUSTEROUS_ADVERTISE_ADDR" --snapshot-interval 500)
     [ -z "$CLUSTEROUS_SWARM_ADDR_POOL" ] \
         || arguments+=(--default-addr-pool "$CLUSTEROUS_SWARM_ADDR_POOL")
     quietly docker swarm init "${arguments[@]}" || fail_with_log "docker swarm init failed" "$LOG"

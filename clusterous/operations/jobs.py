@@ -85,7 +85,7 @@ def submit_all(
     handle: ClusterHandle, requests: list[JobRequest], say: Callable[[str], None] = lambda _: None
 ) -> list[Submitted]:
     """Each job in turn, every one checked before any is created; one engine connection."""
-    from clusterous.jobs.checks import check_cpus, choose_group, resolve_image
+    from clusterous.jobs.checks import check_cpus, choose_group, group_slots, resolve_image
 
     state = handle.state()
     with engine(handle) as (_, client):
@@ -97,10 +97,11 @@ def submit_all(
                 image = default_image(handle, client, say)
             else:
                 image = resolve_image(client, request.image, defaulted=False)
-            rounds.append(first_round(new_job_id(), request, image, group))
-        for job in rounds:
-            swarm_jobs.create_round(client, job)
-    return [Submitted(j.job_id, len(j.indices), j.image, j.group) for j in rounds]
+            slots = group_slots(client, group, request.cpus)
+            rounds.append((first_round(new_job_id(), request, image, group), slots))
+        for job, slots in rounds:
+            swarm_jobs.create_round(client, job, slots)
+    return [Submitted(j.job_id, len(j.indices), j.image, j.group) for j, _ in rounds]
 
 
 def default_image(
@@ -215,6 +216,8 @@ def cancel_job(
 
 def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:
     """A new round of the job for its failed and lost indices; (job id, indices)."""
+    from clusterous.jobs.checks import group_slots
+
     with engine(handle) as (session, client):
         views = _rounds_of(client, job)
         rows = _detail(session, client, views).rows
@@ -227,7 +230,8 @@ def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:
                 f"see 'clusterous jobs show {job_id}'",
             )
         base = next(s for s in swarm_jobs.job_services(client, job_id) if s.name == job_id)
-        swarm_jobs.create_retry(client, base, views[-1].number + 1, indices)
+        slots = group_slots(client, views[0].group, views[0].cpus)
+        swarm_jobs.create_retry(client, base, views[-1].number + 1, indices, slots)
     return job_id, indices
 
 

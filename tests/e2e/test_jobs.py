@@ -21,6 +21,7 @@ from typing import Any
 import docker
 import pytest
 
+from clusterous.jobs.swarm_jobs import QUEUE_WINDOW
 from tests.e2e.cluster_helpers import CliOnHome, remove_cluster_resources, unique_cluster_name
 from tests.e2e.test_count_auto import on_controller, worker_cpus
 
@@ -110,6 +111,14 @@ def test_a_200_task_array_writes_200_files_and_never_exceeds_the_reserved_cpus(
     work = f"{start}; echo {{i}} > /data/out/{{i}}.txt; sleep 0.3; {end}"
     job = cluster.submit("--array", "1-200", "--cpus", "1", "--name", "two-hundred", "--", work)
     assert job.startswith("j-")
+    # Swarm holds what the two workers run at once plus a bounded queue, in a raft log
+    # snapshotted every 500 entries: a big job cannot take the controller's memory.
+    per_node = int(worker_cpus(cluster.client))
+    held = cluster.shell(
+        f"docker service inspect --format '{{{{.Spec.Mode.ReplicatedJob.MaxConcurrent}}}}' {job}; "
+        "docker info --format '{{.Swarm.Cluster.Spec.Raft.SnapshotInterval}}'"
+    ).split()
+    assert held == [str(2 * per_node + QUEUE_WINDOW), "500"]
     waited = cluster.run("jobs", "wait", job)
     assert waited.returncode == 0, waited.output
     assert "all 200 task(s) done" in waited.stdout
@@ -120,7 +129,6 @@ def test_a_200_task_array_writes_200_files_and_never_exceeds_the_reserved_cpus(
         "sed 's/^/start /' /data/times/start; sed 's/^/end /' /data/times/end"
     ).splitlines()
     assert len(notes) == 400
-    per_node = int(worker_cpus(cluster.client))
     peaks = overlap_per_node(notes)
     assert set(peaks) == {"worker-1", "worker-2"}
     assert all(peak <= per_node for peak in peaks.values()), peaks
@@ -239,3 +247,22 @@ def test_submit_without_an_image_copies_debian_into_the_registry_once(cluster: C
     again = cluster.ok("submit", "--", "true")
     assert "copying" not in again.stderr
     assert cluster.run("jobs", "wait", again.stdout.strip()).returncode == 0
+
+
+def test_wait_with_autoscale_adds_a_node_while_tasks_queue_and_removes_it_after(
+    cluster: Cluster,
+) -> None:
+    """After rm-nodes the group has one worker; tasks that each take all its CPUs queue."""
+    before = {n["name"] for n in json.loads(cluster.ok("status", "--json").stdout)["nodes"]}
+    per_task = str(worker_cpus(cluster.client))
+    start = NOTE.format(i="{i}", what="scaled-start")
+    job = cluster.submit("--array", "1-6", "--cpus", per_task, "--", f"{start}; sleep 3")
+    waited = cluster.run("jobs", "wait", job, "--autoscale", "2")
+    assert waited.returncode == 0, waited.output
+    assert "autoscale: 1 node(s) to group worker" in waited.stderr
+    assert "removing the idle node(s) it added" in waited.stderr
+    after = {n["name"] for n in json.loads(cluster.ok("status", "--json").stdout)["nodes"]}
+    assert after == before
+    ran_on = {line.split()[1] for line in cluster.shell("cat /data/times/scaled-start").split("\n")}
+    assert len(ran_on - before) == 1, f"no task ran on the added node: {ran_on}"
+    assert cluster.show(job)["done"] == 6

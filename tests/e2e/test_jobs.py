@@ -252,17 +252,24 @@ def test_submit_without_an_image_copies_debian_into_the_registry_once(cluster: C
 def test_wait_with_autoscale_adds_a_node_while_tasks_queue_and_removes_it_after(
     cluster: Cluster,
 ) -> None:
-    """After rm-nodes the group has one worker; tasks that each take all its CPUs queue."""
-    before = {n["name"] for n in json.loads(cluster.ok("status", "--json").stdout)["nodes"]}
+    """Tasks that each take all of a worker's CPUs queue; --autoscale allows one node more."""
+
+    def nodes() -> dict[str, str]:
+        seen = json.loads(cluster.cli.ok("status", cluster.name, "--json").stdout)["nodes"]
+        return {n["name"]: n["group"] for n in seen}
+
+    before = nodes()
+    workers = [name for name, group in before.items() if group == "worker"]
     per_task = str(worker_cpus(cluster.client))
     start = NOTE.format(i="{i}", what="scaled-start")
     job = cluster.submit("--array", "1-6", "--cpus", per_task, "--", f"{start}; sleep 3")
-    waited = cluster.run("jobs", "wait", job, "--autoscale", "2")
+    waited = cluster.run("jobs", "wait", job, "--autoscale", str(len(workers) + 1))
     assert waited.returncode == 0, waited.output
     assert "autoscale: 1 node(s) to group worker" in waited.stderr
     assert "removing the idle node(s) it added" in waited.stderr
-    after = {n["name"] for n in json.loads(cluster.ok("status", "--json").stdout)["nodes"]}
-    assert after == before
-    ran_on = {line.split()[1] for line in cluster.shell("cat /data/times/scaled-start").split("\n")}
-    assert len(ran_on - before) == 1, f"no task ran on the added node: {ran_on}"
+    assert nodes() == before
+    ran_on = {
+        line.split()[1] for line in cluster.shell("cat /data/times/scaled-start").splitlines()
+    }
+    assert len(ran_on - set(before)) == 1, f"no task ran on the added node: {ran_on}"
     assert cluster.show(job)["done"] == 6

@@ -5,8 +5,10 @@ The target (issue 8): a create of 1 controller + 6 workers takes at most 1.5x
 the time of 1 controller + 2 workers. On a shared machine the load changes
 from minute to minute, so the two sizes are measured alternately, under the
 same conditions (2, 6, 2, 6 ...), each the `clusterous create` command as a
-user types it, then destroyed. Prints each run, the medians and the ratio,
-and writes JSON to bench/results/create_ratio.json.
+user types it, then destroyed; each create starts once the host is quiet again
+(the kernel tears a destroyed cluster's namespaces down after `destroy`).
+Prints each run, the medians and the ratio, and writes JSON to
+bench/results/create_ratio.json.
 
 With --timeline, before each destroy it also reads where every node's time
 went: when its container started, when cloud-init's stages and dockerd ran
@@ -36,7 +38,7 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 TARGET_RATIO = 1.5
 UNITS = ("cloud-init", "cloud-final", "containerd", "docker")
-LAUNCHED_AT = "/run/clusterous/launched-at"  # node_image/cloud-init-at-launch writes it
+LAUNCHED_AT = "/run/clusterous/launched-at"  # node_image/cloud-init-preload writes it
 
 
 CLI_CPU: list[float] = []  # CPU seconds of each CLI command run, in order
@@ -226,6 +228,30 @@ def print_cpu(nodes: dict[str, Any]) -> None:
         print(f"  a worker, {phase}: {statistics.mean(w[phase] for w in workers):.2f}")
 
 
+def cpu_idle(seconds: float) -> float:
+    """The fraction of the host's CPU time that was idle over the next ``seconds``."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        return fields[3] + fields[4], sum(fields)  # idle + iowait, all
+
+    idle0, all0 = sample()
+    time.sleep(seconds)
+    idle1, all1 = sample()
+    return (idle1 - idle0) / max(1, all1 - all0)
+
+
+def settle(most: float = 90.0) -> float:
+    """Wait until the host is quiet again: a destroyed cluster's network namespaces and
+    mounts are torn down by the kernel after `destroy` returns, and that work, charged
+    to no container, would land in the next create. Two quiet seconds (>= 90 % idle)
+    in a row, or ``most`` seconds; returns the wait."""
+    started, quiet = time.monotonic(), 0
+    while quiet < 2 and time.monotonic() - started < most:
+        quiet = quiet + 1 if cpu_idle(1.0) >= 0.9 else 0
+    return time.monotonic() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -239,7 +265,9 @@ def main() -> None:
         cli(home, "destroy", warm, "--yes")
         for _ in range(options.repeat):
             for workers in (2, 6):
+                waited = settle()
                 runs.append(one_create(home, workers, options.timeline))
+                runs[-1]["settled_seconds"] = round(waited, 1)
     medians = {
         w: statistics.median(r["seconds"] for r in runs if r["workers"] == w) for w in (2, 6)
     }

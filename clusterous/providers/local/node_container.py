@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from docker.models.containers import Container
 
 SEED_DIR = "var/lib/cloud/seed/nocloud"
-LAUNCHED = "etc/clusterous/launched"  # see node_image/cloud-init-at-launch
+LAUNCHED = "etc/clusterous/launched"  # see node_image/cloud-init-preload
 RESTART_POLICY = {"Name": "on-failure"}  # see create_node_container
 # A node started ahead of its launch boots, loads cloud-init and waits at an
 # eighth of a launched node's CPU weight: it takes the CPU the controller (which

@@ -5,7 +5,7 @@
 # - No cloud-config stage: it runs only modules a node does not use (runcmd,
 #   apt, locale ...), and a Python start-up costs a second on a busy machine.
 #   The user-data still runs in cloud-init's final stage when
-#   cloud-final.service starts, as on EC2 (loaded ahead: cloud-final-preload).
+#   cloud-final.service starts, as on EC2 (loaded ahead: cloud-init-preload).
 # - No cloud-init-local stage either: NoCloud is found in the network stage
 #   just as well.
 # - No systemd-networkd: the engine gives the container its network, and

@@ -59,12 +59,12 @@ def group_cpus(client: docker.DockerClient, group: str) -> list[float]:
     return cpus
 
 
-def group_slots(client: docker.DockerClient, group: str, cpus: float | None) -> int:
-    """How many of a job's tasks the group's nodes run at once: ⌊CPUs ÷ cpus⌋ on each,
+def slots(nodes: list[float], cpus: float | None) -> int:
+    """How many of a job's tasks nodes of these CPUs run at once: ⌊CPUs ÷ cpus⌋ on each,
     or one per CPU for a task that reserves none."""
     if cpus is None:
-        return sum(max(1, round(n)) for n in group_cpus(client, group))
-    return sum(math.floor(n / cpus + 1e-9) for n in group_cpus(client, group))
+        return sum(max(1, round(n)) for n in nodes)
+    return sum(math.floor(n / cpus + 1e-9) for n in nodes)
 
 
 def check_cpus(
@@ -73,14 +73,13 @@ def check_cpus(
     state: ClusterState,
     group: str,
     cpus: float | None,
-) -> None:
-    if cpus is None:
-        return
-    if cpus <= 0:
+) -> list[float]:
+    """The CPUs of the group's nodes, once a task of ``cpus`` fits on one of them."""
+    if cpus is not None and cpus <= 0:
         raise InputError(f"--cpus must be more than 0, got {cpus:g}")
     nodes = group_cpus(client, group)
-    if not nodes or cpus <= max(nodes) + 1e-9:
-        return
+    if cpus is None or not nodes or cpus <= max(nodes) + 1e-9:
+        return nodes
     fitting = sorted(
         (t for t in catalog.instance_types().values() if t.cpus >= cpus), key=lambda t: t.cpus
     )

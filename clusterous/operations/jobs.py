@@ -85,22 +85,22 @@ def submit_all(
     handle: ClusterHandle, requests: list[JobRequest], say: Callable[[str], None] = lambda _: None
 ) -> list[Submitted]:
     """Each job in turn, every one checked before any is created; one engine connection."""
-    from clusterous.jobs.checks import check_cpus, choose_group, group_slots, resolve_image
+    from clusterous.jobs.checks import check_cpus, choose_group, resolve_image, slots
 
     state = handle.state()
     with engine(handle) as (_, client):
         rounds = []
         for request in requests:
             group = choose_group(state, request.group)
-            check_cpus(client, handle.provider.catalog, state, group, request.cpus)
+            nodes = check_cpus(client, handle.provider.catalog, state, group, request.cpus)
             if request.image is None:
                 image = default_image(handle, client, say)
             else:
                 image = resolve_image(client, request.image, defaulted=False)
-            slots = group_slots(client, group, request.cpus)
-            rounds.append((first_round(new_job_id(), request, image, group), slots))
-        for job, slots in rounds:
-            swarm_jobs.create_round(client, job, slots)
+            job = first_round(new_job_id(), request, image, group)
+            rounds.append((job, slots(nodes, request.cpus)))
+        for job, room in rounds:
+            swarm_jobs.create_round(client, job, room)
     return [Submitted(j.job_id, len(j.indices), j.image, j.group) for j, _ in rounds]
 
 
@@ -216,7 +216,7 @@ def cancel_job(
 
 def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:
     """A new round of the job for its failed and lost indices; (job id, indices)."""
-    from clusterous.jobs.checks import group_slots
+    from clusterous.jobs.checks import group_cpus, slots
 
     with engine(handle) as (session, client):
         views = _rounds_of(client, job)
@@ -230,8 +230,8 @@ def retry_failed(handle: ClusterHandle, job: str) -> tuple[str, list[int]]:
                 f"see 'clusterous jobs show {job_id}'",
             )
         base = next(s for s in swarm_jobs.job_services(client, job_id) if s.name == job_id)
-        slots = group_slots(client, views[0].group, views[0].cpus)
-        swarm_jobs.create_retry(client, base, views[-1].number + 1, indices, slots)
+        room = slots(group_cpus(client, views[0].group), views[0].cpus)
+        swarm_jobs.create_retry(client, base, views[-1].number + 1, indices, room)
     return job_id, indices
 
 

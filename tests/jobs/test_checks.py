@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from clusterous.errors import ExitCode, InputError, NotFoundError
-from clusterous.jobs.checks import check_cpus, choose_group, group_slots
+from clusterous.jobs.checks import check_cpus, choose_group, group_cpus, slots
 from clusterous.jobs.swarm_jobs import QUEUE_WINDOW, concurrency
 from clusterous.providers.local.catalog import LocalCatalog
 from clusterous.records import ClusterState, NodeRecord
@@ -87,11 +87,11 @@ def test_the_slots_of_a_group_are_what_its_active_nodes_run_at_once() -> None:
         swarm_node("worker", 4), swarm_node("worker", 2), swarm_node("worker", 8, "drain"),
         swarm_node("master", 16),
     ]))  # fmt: skip
-    assert group_slots(client, "worker", 2) == 3
-    assert group_slots(client, "worker", 1.5) == 3
-    assert group_slots(client, "worker", 0.5) == 12
-    assert group_slots(client, "worker", None) == 6  # one per CPU
-    assert group_slots(client, "gpu", 1) == 0
+    assert slots(group_cpus(client, "worker"), 2) == 3
+    assert slots(group_cpus(client, "worker"), 1.5) == 3
+    assert slots(group_cpus(client, "worker"), 0.5) == 12
+    assert slots(group_cpus(client, "worker"), None) == 6  # one per CPU
+    assert slots(group_cpus(client, "gpu"), 1) == 0
 
 
 def test_swarm_holds_what_the_nodes_run_plus_a_bounded_queue() -> None:

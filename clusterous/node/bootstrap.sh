@@ -183,16 +183,17 @@ put_file() {
         chmod "$mode" "$path"
         return 0
     fi
-    mkdir -p "$(dirname "$path")"
+    [ -d "${path%/*}" ] || mkdir -p "${path%/*}"
     if [ "$how" = in-place ] && [ -f "$path" ]; then
         printf '%s\n' "$content" >"$path"
+        chmod "$mode" "$path"
     else
-        tmp=$(mktemp "$path.clusterous.XXXXXX")
+        # Named after this process: no other run writes it (two commands a file, not five).
+        tmp=$path.clusterous.$BASHPID
         printf '%s\n' "$content" >"$tmp"
         chmod "$mode" "$tmp"
         mv -f "$tmp" "$path"
     fi
-    chmod "$mode" "$path"
     CHANGED=yes
 }
 
@@ -589,7 +590,16 @@ configure_docker() {
     wait_for_docker
 }
 
-docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+# The engine's API, asked with curl: a third of the docker CLI's CPU, and a
+# dozen nodes boot at once on a small machine.
+docker_get() { curl -sf --max-time 10 --unix-socket /run/docker.sock "http://docker$1"; }
+
+# METHOD PATH on the engine's API; prints the HTTP status.
+docker_api() {
+    curl -s -o /dev/null --max-time 10 -w '%{http_code}' -X "$1" --unix-socket /run/docker.sock "http://docker$2"
+}
+
+docker_answers() { docker_get /_ping >/dev/null 2>&1; }
 
 wait_for_docker() {
     local status=0
@@ -602,14 +612,22 @@ wait_for_docker() {
 
 # --- Swarm -----------------------------------------------------------------
 
-swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}'; }
+# A field of the engine's Swarm state (`docker info`): LocalNodeState, ControlAvailable.
+swarm_field() {
+    local info
+    info=$(docker_get /info) || return 1
+    [[ $info =~ \"$1\":\"?([a-z-]+) ]] || return 1
+    printf '%s\n' "${BASH_REMATCH[1]}"
+}
+
+swarm_state() { swarm_field LocalNodeState; }
 
 init_swarm() {
     step "creating the Swarm"
     local state arguments
     state=$(swarm_state)
     if [ "$state" = active ]; then
-        [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" = true ] \
+        [ "$(swarm_field ControlAvailable)" = true ] \
             || fail "this controller is a worker of another Swarm; run \`docker swarm leave --force\` on it"
         say "swarm: already a manager"
         return 0
@@ -624,6 +642,27 @@ init_swarm() {
     quietly docker swarm init "${arguments[@]}" || fail_with_log "docker swarm init failed" "$LOG"
     note_change "swarm created"
     say "swarm: created, manager at $CLUSTEROUS_ADVERTISE_ADDR:2377"
+    remove_ingress
+}
+
+# The routing mesh's network, which every node would join and set up (a network
+# namespace, a VXLAN, NAT rules and their helper processes) as it joins the
+# Swarm. clusterous never publishes a port through it: components publish in
+# host mode and use DNS round-robin (docs/environments.md). Removed before any
+# other node joins, so none of them sets it up; Swarm does not make it again.
+remove_ingress() {
+    local status tries=40
+    # Swarm makes it just after `swarm init` returns.
+    until status=$(docker_api DELETE /networks/ingress) && [ "$status" != 404 ]; do
+        tries=$((tries - 1))
+        [ "$tries" -gt 0 ] || return 0
+        sleep 0.05
+    done
+    if [ "$status" = 204 ]; then
+        say "swarm: removed the ingress network (no routing mesh: ports are published in host mode)"
+    else
+        say "swarm: warning: cannot remove the ingress network (HTTP $status); nodes set it up as they join"
+    fi
 }
 
 join_swarm() {

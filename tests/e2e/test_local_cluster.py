@@ -147,6 +147,15 @@ def test_the_swarm_labels_every_node_with_its_group(cluster: LiveCluster) -> Non
     }
 
 
+def test_no_node_sets_up_the_routing_mesh(cluster: LiveCluster) -> None:
+    """The controller removes Swarm's ingress network before anyone joins (bootstrap.sh)."""
+    for node in ("controller", "worker-1"):
+        networks = cluster.on(node, "docker network ls --format {{.Name}}").split()
+        assert "ingress" not in networks, node
+    log = cluster.on("controller", "cat /var/log/clusterous-bootstrap.log")
+    assert "swarm: removed the ingress network" in log
+
+
 def test_a_file_written_to_data_on_one_node_is_seen_on_the_others(cluster: LiveCluster) -> None:
     cluster.on("worker-1", "echo written-by-worker-1 > /data/shared-check")
     assert cluster.on("master-1", "cat /data/shared-check").strip() == "written-by-worker-1"

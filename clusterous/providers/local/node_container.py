@@ -60,6 +60,7 @@ class NodeContainerSpec:
     ssh_port: int = 0  # published on 127.0.0.1 when not 0
     cpus: float = 0.0  # 0: no limit; else also pinned to that many host CPUs
     cpu_shares: int = 0  # 0: the engine's default weight (1024); see WAITING_CPU_SHARES
+    host_cpus: int = 0  # the engine's CPU count, for pinning; 0: ask the engine
     memory_mib: int = 0  # 0: no limit
     files: Mapping[str, tuple[bytes, int]] = field(default_factory=dict)  # path -> (data, mode)
 
@@ -121,7 +122,11 @@ def create_node_container(client: docker.DockerClient, spec: NodeContainerSpec) 
         mounts=[Mount(m.target, m.source, type=m.kind) for m in spec.mounts],
         port_bindings={22: ("127.0.0.1", spec.ssh_port)} if spec.ssh_port else {},
         nano_cpus=int(spec.cpus * 1e9) if spec.cpus else None,
-        cpuset_cpus=cpuset_for(spec.cpus, _host_cpus(client), spec.address) if spec.cpus else None,
+        cpuset_cpus=(
+            cpuset_for(spec.cpus, spec.host_cpus or _host_cpus(client), spec.address)
+            if spec.cpus
+            else None
+        ),
         cpu_shares=spec.cpu_shares or None,
         mem_limit=f"{spec.memory_mib}m" if spec.memory_mib else None,
         tmpfs={"/run": "rw,exec,mode=755", "/run/lock": "rw,mode=1777"},

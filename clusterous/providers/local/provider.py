@@ -19,7 +19,7 @@ import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -298,7 +298,8 @@ class LocalProvider:
             ),
             mounts=(Bind(str(shared), "/data"), Bind(volume, "/var/lib/docker", "volume")),
             ssh_port=port,
-            cpus=min(itype.cpus, self._host_cpus()),
+            cpus=min(itype.cpus, self.host_cpus),
+            host_cpus=self.host_cpus,
             cpu_shares=WAITING_CPU_SHARES if waiting else 0,
             memory_mib=itype.memory_mib,
         )
@@ -324,8 +325,10 @@ class LocalProvider:
         recorder.record_resource(ResourceRecord("node-volume", name, name))
         return name
 
-    def _host_cpus(self) -> float:
-        return float(self.client.info().get("NCPU", 1))
+    @cached_property
+    def host_cpus(self) -> int:
+        """The engine's CPUs, asked once: each ``info`` makes the engine run two programs."""
+        return max(1, int(self.client.info().get("NCPU", 1)))
 
     def _next_addresses(self, count: int) -> list[str]:
         """Addresses never given to a node of this cluster before.

@@ -18,6 +18,8 @@ KEEP_TAG = "clusterous:keep"
 HOST_KEY_TAG = "clusterous:host-key"  # the group's SSH host public key, pinned by 'workon'
 SPOT_TAG = "clusterous:spot"  # the market the group asked for: true | false
 SPOT_FALLBACK_TAG = "clusterous:spot-fallback"  # on-demand | none
+LEASE_SECONDS_TAG = "clusterous:lease-seconds"  # each renewal's length; 0: no lease
+IDLE_MINUTES_TAG = "clusterous:idle-minutes"  # idle stop after that long; 0: none
 CLUSTER_ID_TAG = "clusterous:id"
 TAG_VALUE_LIMIT = 256
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,11 @@ def create(
     groups: list[GroupRequest] = GROUPS,
     readiness: FakeReadiness | None = None,
     volume_id: str | None = None,
+    **plan_changes: Any,
 ) -> ClusterState:
-    plan = plan_cluster(CLUSTER, provider, "aws", groups, None, 10, volume_id)
+    plan = replace(
+        plan_cluster(CLUSTER, provider, "aws", groups, None, 10, volume_id), **plan_changes
+    )
     ledger = Ledger(Home(home), CLUSTER)
     creator = ClusterCreator(
         plan,

@@ -21,7 +21,7 @@ from clusterous.manager.access import ClusterAccess
 from clusterous.manager.ledger import Ledger
 from clusterous.manager.plan import GroupRequest
 from clusterous.operations.clusters import workon
-from clusterous.records import ClusterState
+from clusterous.records import ClusterState, LeaseRecord
 from tests.aws.provider_fixtures import (
     CLUSTER,
     KEY_PAIR,
@@ -171,3 +171,60 @@ def test_the_adopted_cluster_can_be_destroyed_from_the_other_machine(
     provider = make_provider(home.root, account.profile)
     result = destroy_cluster(CLUSTER, provider, Ledger(home, CLUSTER), False, SilentReporter())
     assert result.leftovers == [] and tagged_resources() == []
+
+
+def test_workon_on_another_machine_keeps_the_lease_the_cluster_was_made_with(
+    account: Account, clusterous_home: Path, tmp_path: Path
+) -> None:
+    """Without it, machine B would never renew the lease (nor stop an idle cluster)."""
+    provider = make_provider(clusterous_home, account.profile)
+    create(clusterous_home, provider, GROUPS, max_hours=5.5, idle_minutes=30)
+    for instance in cluster_instances():
+        tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+        assert (tags["clusterous:lease-seconds"], tags["clusterous:idle-minutes"]) == (
+            "19800",
+            "30",
+        )
+    adopted = workon(other_machine(tmp_path, account), CLUSTER, None)
+    assert adopted.lease == LeaseRecord(max_hours=5.5, idle_minutes=30, expires_at=0.0)
+
+
+def test_workon_of_a_cluster_made_before_the_lease_tags_takes_it_over_without_a_lease(
+    created: ClusterState, account: Account, tmp_path: Path
+) -> None:
+    ids = [n.instance_id for n in created.nodes]
+    gone = [{"Key": "clusterous:lease-seconds"}, {"Key": "clusterous:idle-minutes"}]
+    boto("ec2").delete_tags(Resources=ids, Tags=gone)
+    adopted = workon(other_machine(tmp_path, account), CLUSTER, None)
+    assert adopted.lease == LeaseRecord() and adopted.status == "ready"
+
+
+def test_a_stopped_cluster_is_taken_over_as_stopped(
+    created: ClusterState, account: Account, tmp_path: Path
+) -> None:
+    """So that 'clusterous start' brings it back from the other machine."""
+    boto("ec2").stop_instances(InstanceIds=[n.instance_id for n in created.nodes])
+    adopted = workon(other_machine(tmp_path, account), CLUSTER, None)
+    assert adopted.status == "stopped"
+    assert sorted(n.name for n in adopted.nodes) == sorted(n.name for n in created.nodes)
+    assert not any(n.ready for n in adopted.nodes)
+
+
+def test_a_half_stopped_cluster_is_taken_over_as_stopping(
+    created: ClusterState, account: Account, tmp_path: Path
+) -> None:
+    workers = [n.instance_id for n in created.nodes if n.group == "worker"]
+    boto("ec2").stop_instances(InstanceIds=workers)
+    adopted = workon(other_machine(tmp_path, account), CLUSTER, None)
+    assert adopted.status == "stopping"
+
+
+def test_a_cluster_whose_controller_ended_is_not_taken_over(
+    created: ClusterState, account: Account, tmp_path: Path
+) -> None:
+    assert created.controller is not None
+    boto("ec2").terminate_instances(InstanceIds=[created.controller.instance_id])
+    home = other_machine(tmp_path, account)
+    with pytest.raises(ClusterousError, match=f"cluster '{CLUSTER}' has no controller left"):
+        workon(home, CLUSTER, None)
+    assert not Ledger(home, CLUSTER).exists()

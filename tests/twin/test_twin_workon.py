@@ -72,6 +72,10 @@ def test_machine_b_takes_it_over_with_workon_and_sees_its_status(machines: Machi
     nodes = nodes_by_name(machines.b.status(machines.name))
     assert sorted(nodes) == ["controller", "master-1", "worker-1"]
     assert {n["state"] for n in nodes.values()} == {"up"}
+    # The lease the cluster was made with (AWS's default, 8 h) came from the launch tags:
+    # B renews it by that much, as A would.
+    extended = machines.b.ok("extend", machines.name)
+    assert "now ends in 7 h 59 min" in extended.stdout or "now ends in 8 h" in extended.stdout
 
 
 def test_machine_b_runs_an_environment_on_it(machines: Machines) -> None:

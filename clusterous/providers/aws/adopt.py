@@ -16,6 +16,8 @@ from clusterous.aws.tags import (
     CLUSTER_ID_TAG,
     GROUP_TAG,
     HOST_KEY_TAG,
+    IDLE_MINUTES_TAG,
+    LEASE_SECONDS_TAG,
     ROLE_TAG,
     SPOT_FALLBACK_TAG,
     SPOT_TAG,
@@ -24,13 +26,15 @@ from clusterous.aws.tags import (
 from clusterous.errors import ClusterousError, InputError
 from clusterous.providers.aws.launch import node_name_of
 from clusterous.providers.base import Adoption
-from clusterous.records import ClusterState, GroupMarket, NodeRecord, ResourceRecord
+from clusterous.records import ClusterState, GroupMarket, LeaseRecord, NodeRecord, ResourceRecord
 from clusterous.remote.keys import KeyPair
 
 if TYPE_CHECKING:
     from clusterous.config import Profile
 
 IAM_KINDS = {"role": "iam-role", "instance-profile": "instance-profile"}
+# A stopped cluster is taken over too: 'clusterous start' brings it back from here.
+ADOPTABLE_STATES = ("pending", "running", "stopping", "stopped")
 
 
 class AwsAdopter:
@@ -49,16 +53,17 @@ class AwsAdopter:
         pair already.
         """
         ec2 = self.ec2()
-        instances = ec2.find_instances(cluster_filter(self.cluster), ("pending", "running"))
+        instances = ec2.find_instances(cluster_filter(self.cluster), ADOPTABLE_STATES)
         controller = next((i for i in instances if node_name_of(i) == "controller"), None)
         if controller is None:
             raise ClusterousError(
-                f"cluster {self.cluster!r} has no running controller in {ec2.region}",
-                "its nodes were stopped or ended (the lease may have run out)",
+                f"cluster {self.cluster!r} has no controller left in {ec2.region}",
+                "its instances ended (the lease may have run out) or were terminated",
                 f"remove what is left with 'clusterous destroy {self.cluster}'",
             )
         self._check_adoptable(instances, controller)
-        state = ClusterState(self.cluster, "aws", self.profile.name, status="ready")
+        state = ClusterState(self.cluster, "aws", self.profile.name, status=status_of(instances))
+        state.lease = lease_of(controller)
         state.private_cidr = next(iter(ec2.vpc_cidrs(cluster_filter(self.cluster))), "")
         state.nodes = sorted((adopted_node(i) for i in instances), key=lambda n: n.name)
         state.resources = self._found_resources(controller.id)
@@ -137,6 +142,32 @@ def adopted_node(instance: Instance) -> NodeRecord:
         ssh_port=22 if controller else 0,
         ready=instance.state == "running",
     )
+
+
+def status_of(instances: Sequence[Instance]) -> str:
+    """ "ready" when every instance runs, "stopped" when none does, else "stopping".
+
+    A half-stopped cluster (a 'stop' cut short) is "stopping": 'stop' or 'start'
+    finishes it, as on the machine that made it.
+    """
+    running = [i.state in ("pending", "running") for i in instances]
+    if all(running):
+        return "ready"
+    return "stopping" if any(running) else "stopped"
+
+
+def lease_of(controller: Instance) -> LeaseRecord:
+    """The lease the cluster was made with, from its launch tags; none for an older cluster.
+
+    Its end is not known here: the first command that reaches the controller
+    renews the lease and hears it.
+    """
+    seconds = _count(controller.tags.get(LEASE_SECONDS_TAG, ""))
+    return LeaseRecord(seconds / 3600, _count(controller.tags.get(IDLE_MINUTES_TAG, "")))
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdigit() else 0
 
 
 def group_markets(instances: Sequence[Instance]) -> dict[str, GroupMarket]:

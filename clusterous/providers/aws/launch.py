@@ -18,6 +18,8 @@ from clusterous.aws.tags import (
     FIRST_INDEX_TAG,
     GROUP_TAG,
     HOST_KEY_TAG,
+    IDLE_MINUTES_TAG,
+    LEASE_SECONDS_TAG,
     SPOT_FALLBACK_TAG,
     SPOT_TAG,
     TAG_VALUE_LIMIT,
@@ -193,7 +195,7 @@ class Launcher:
 
 
 def launch_tags(request: NodeRequest) -> dict[str, str]:
-    """What 'workon' on another machine needs of a launch: host key, market."""
+    """What 'workon' on another machine needs of a launch: host key, market, lease."""
     host_key = " ".join(request.host_key.public_openssh.split()[:2])  # no comment
     if len(host_key) > TAG_VALUE_LIMIT:
         raise ValueError(f"host key of {len(host_key)} characters does not fit a tag")
@@ -201,6 +203,8 @@ def launch_tags(request: NodeRequest) -> dict[str, str]:
         HOST_KEY_TAG: host_key,
         SPOT_TAG: "true" if request.spot else "false",
         SPOT_FALLBACK_TAG: request.spot_fallback,
+        LEASE_SECONDS_TAG: request.bootstrap.lease_seconds or "0",
+        IDLE_MINUTES_TAG: request.bootstrap.idle_minutes or "0",
     }
 
 

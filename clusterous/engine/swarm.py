@@ -81,10 +81,29 @@ def engine_client(controller: Session) -> Iterator[docker.DockerClient]:
 
     with controller.command_socket(DIAL_ENGINE) as engine:
         client = docker.DockerClient(base_url=f"unix://{engine.path}", timeout=60)
+        one_connection_pool(client)
         try:
             yield client
         finally:
             client.close()
+
+
+def one_connection_pool(client: docker.DockerClient) -> None:
+    """Have every request share one pool of connections, as HTTP to one host does.
+
+    The SDK's unix-socket transport keeps a pool per request URL, so a request
+    to a URL not asked before (each node update: ``/nodes/ID/update?version=N``)
+    opens a connection of its own. Here a connection is an SSH channel running
+    ``docker system dial-stdio`` on the controller: a program started, for
+    every node a create labels. The requests themselves are sent by path.
+    """
+    adapter = client.api.get_adapter("http+docker://")
+    by_url = adapter.get_connection
+
+    def shared(url: str, proxies: Any = None) -> Any:
+        return by_url("http+docker://localhost", proxies)
+
+    adapter.get_connection = shared
 
 
 class Swarm:

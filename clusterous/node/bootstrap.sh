@@ -37,17 +37,30 @@ readonly NFS_EXPORTS=/etc/exports.d/clusterous.exports
 STEP="starting"
 CHANGED=no
 CHANGES=()
+declare -A MODES_LATER=()  # mode -> the unchanged files to give it (settle_modes)
 UNITS_CHANGED=no
 DOCKER_UNIT_CHANGED=no
 REGISTRY_UNIT_CHANGED=no
 
 # --- output and failure ----------------------------------------------------
 
-say() { printf 'clusterous-bootstrap: %s\n' "$*" | tee -a "$LOG"; }
+# A line on stdout (cloud-init's output log) and in the bootstrap's log. Printed
+# twice rather than through tee: a boot says dozens of lines and each program
+# started costs a millisecond of CPU while the whole cluster boots.
+say() {
+    printf 'clusterous-bootstrap: %s\n' "$*"
+    printf 'clusterous-bootstrap: %s\n' "$*" >>"$LOG"
+}
 
 fail() {
     printf 'clusterous-bootstrap: error: %s\n' "$*" | tee -a "$LOG" >&2
     exit 1
+}
+
+# The here-document on standard input, as `cat` would print it, without a program to start.
+text() {
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do printf '%s\n' "$line"; done
 }
 
 fail_with_log() {
@@ -170,7 +183,8 @@ timing_end() {
 
 # --- files -----------------------------------------------------------------
 
-# Write CONTENT (plus a final newline) to PATH only when it differs.
+# Write CONTENT (plus a final newline) to PATH with MODE, only when it differs
+# (an unchanged file gets MODE when the bootstrap ends: settle_modes).
 # Sets CHANGED=yes|no. With "in-place", rewrite the file's content without
 # replacing it: a container's /etc/hosts is a bind mount that cannot be renamed
 # over.
@@ -180,7 +194,9 @@ put_file() {
     # Compared with bash's own read (no process: a boot writes dozens of files).
     [ ! -f "$path" ] || IFS= read -r -d '' current <"$path" || true
     if [ -f "$path" ] && [ "$current" = "$content"$'\n' ]; then
-        chmod "$mode" "$path"
+        # Most files are already in place (baked into a local node's image); their
+        # modes are set at the end, in one chmod per mode.
+        MODES_LATER[$mode]+="$path"$'\n'
         return 0
     fi
     [ -d "${path%/*}" ] || mkdir -p "${path%/*}"
@@ -195,6 +211,16 @@ put_file() {
         mv -f "$tmp" "$path"
     fi
     CHANGED=yes
+}
+
+# Give the unchanged files put_file met their modes, one chmod per mode.
+settle_modes() {
+    local mode paths
+    for mode in "${!MODES_LATER[@]}"; do
+        mapfile -t paths <<<"${MODES_LATER[$mode]%$'\n'}"
+        chmod "$mode" "${paths[@]}"
+    done
+    MODES_LATER=()
 }
 
 json_string() {
@@ -365,7 +391,7 @@ install_packages() {
 # --- SSH -------------------------------------------------------------------
 
 sshd_drop_in() {
-    cat <<'EOF'
+    text <<'EOF'
 # clusterous: key-only login, and only the host key the CLI generated and pinned.
 HostKey /etc/ssh/ssh_host_ed25519_key
 PermitRootLogin prohibit-password
@@ -502,7 +528,7 @@ link_home_data() {
 # A script that names the registry in /etc/hosts, run by a unit at every boot:
 # the container engine (local nodes) or cloud-init (EC2) rewrites the file.
 registry_name_script() {
-    cat <<EOF
+    text <<EOF
 #!/bin/sh
 # clusterous: "$CLUSTEROUS_CONTROLLER_ADDR registry" in /etc/hosts (rewritten at every boot).
 set -eu
@@ -515,7 +541,7 @@ EOF
 }
 
 registry_name_unit() {
-    cat <<EOF
+    text <<EOF
 [Unit]
 Description=clusterous: name the cluster's image registry in /etc/hosts
 ConditionPathExists=$REGISTRY_NAME_SCRIPT
@@ -559,7 +585,7 @@ daemon_json() {
 }
 
 docker_drop_in() {
-    cat <<'EOF'
+    text <<'EOF'
 # clusterous: the engine starts once this node is configured (daemon.json), and
 # at every boot after. It listens on its unix socket only, never on TCP: the
 # CLI reaches it over SSH with 'docker system dial-stdio'.
@@ -708,7 +734,7 @@ registry_storage_yaml() {
 }
 
 registry_config() {
-    cat <<EOF
+    text <<EOF
 # clusterous: the cluster's private image registry (plain http), listening on the
 # controller's private address only: the nodes reach it, nothing else does.
 version: 0.1
@@ -734,7 +760,7 @@ EOF
 }
 
 registry_drop_in() {
-    cat <<EOF
+    text <<EOF
 # clusterous: the cluster's image registry serves clusterous's configuration,
 # once this node is configured as a controller, and comes back if it dies.
 [Unit]
@@ -790,7 +816,7 @@ wait_for_registry() {
 # --- NFS (controller) ------------------------------------------------------
 
 nfs_drop_in() {
-    cat <<'EOF'
+    text <<'EOF'
 # clusterous: export /data only once the shared volume is mounted there.
 [Unit]
 RequiresMountsFor=/data
@@ -823,7 +849,7 @@ readonly LEASE_TIMERS=(clusterous-lease.timer clusterous-lease-sync.timer)
 
 # The script every node runs from two timers, and the CLI over SSH.
 lease_script() {
-    cat <<'EOF'
+    text <<'EOF'
 #!/bin/bash
 # clusterous-lease: the cluster's lease and idle stop, kept by the nodes themselves.
 # The controller keeps the lease's end (its clock's epoch seconds) in /data, which
@@ -1022,7 +1048,7 @@ EOF
 # DESCRIPTION COMMAND: a oneshot service running the lease script (once the
 # bootstrap has given the node its lease), and the timer that runs it every 15 s.
 lease_service() {
-    cat <<EOF
+    text <<EOF
 [Unit]
 Description=clusterous: $1
 ConditionPathExists=/var/lib/clusterous/lease/role
@@ -1035,7 +1061,7 @@ EOF
 }
 
 lease_timer() {
-    cat <<EOF
+    text <<EOF
 [Unit]
 Description=clusterous: $1, every 15 s
 
@@ -1154,7 +1180,7 @@ log_driver_entries() {
 }
 
 journal_remote_drop_in() {
-    cat <<UNIT
+    text <<UNIT
 # clusterous: the controller gathers every node's journal over plain HTTP on the
 # private network, once this node is configured as the controller.
 [Unit]
@@ -1170,7 +1196,7 @@ journal_socket_drop_in() {
 }
 
 journal_upload_drop_in() {
-    cat <<UNIT
+    text <<UNIT
 # clusterous: every node sends its journal to the controller, and keeps trying
 # while the controller is not listening yet.
 [Unit]
@@ -1182,7 +1208,7 @@ UNIT
 }
 
 rsyslog_drop_in() {
-    cat <<UNIT
+    text <<UNIT
 # clusterous: only Clusterous 1.0's syslog on port $SYSLOG_PORT, into the journal.
 [Unit]
 ConditionPathExists=$RSYSLOG_CONFIG
@@ -1193,7 +1219,7 @@ UNIT
 }
 
 prometheus_drop_in() {
-    cat <<UNIT
+    text <<UNIT
 # clusterous: the controller's metrics store, on 127.0.0.1 only; it reads the
 # Swarm's node list from the Docker socket.
 [Unit]
@@ -1207,7 +1233,7 @@ UNIT
 }
 
 node_exporter_drop_in() {
-    cat <<'UNIT'
+    text <<'UNIT'
 # clusterous: CPU, memory, disk and network of this node for the dashboard.
 [Service]
 ExecStart=
@@ -1218,7 +1244,7 @@ UNIT
 # systemd-journal-remote 252 has no size bound of its own (MaxUse= came in a
 # later release): a timer removes the oldest archived files past the bound.
 log_vacuum_service() {
-    cat <<UNIT
+    text <<UNIT
 [Unit]
 Description=clusterous: keep the controller's gathered journals within their bound
 ConditionPathExists=$LOG_VACUUM_ENV
@@ -1230,7 +1256,7 @@ UNIT
 }
 
 log_vacuum_timer() {
-    cat <<UNIT
+    text <<UNIT
 [Unit]
 Description=clusterous: bound the controller's gathered journals every 5 minutes
 ConditionPathExists=$LOG_VACUUM_ENV
@@ -1248,7 +1274,7 @@ UNIT
 # controller): forwarding to it would trigger rsyslog.service, whose condition
 # fails on workers, until systemd fails the socket after a node restart.
 journald_conf() {
-    cat <<'CONF'
+    text <<'CONF'
 # clusterous: keep every line service containers print; the controller bounds the store.
 [Journal]
 Storage=persistent
@@ -1293,7 +1319,7 @@ install_observability_unit_files() {
 }
 
 journal_remote_conf() {
-    cat <<CONF
+    text <<CONF
 # clusterous: one journal file set per node (clusterous-log-vacuum bounds the store).
 [Remote]
 SplitMode=host
@@ -1307,7 +1333,7 @@ journal_upload_conf() {
 }
 
 rsyslog_config() {
-    cat <<CONF
+    text <<CONF
 # clusterous: Clusterous 1.0's central logging port, UDP and TCP, into the journal.
 module(load="imudp")
 module(load="imtcp")
@@ -1327,7 +1353,7 @@ CONF
 }
 
 prometheus_config() {
-    cat <<'CONF'
+    text <<'CONF'
 # clusterous: every Swarm node's prometheus-node-exporter, labelled with its hostname.
 global:
   scrape_interval: 15s
@@ -1440,6 +1466,7 @@ bake_unit_files() {
     put_lease_files
     systemctl enable --quiet "${LEASE_TIMERS[@]}"
     bake_observability_unit_files
+    settle_modes
 }
 
 # --- main ------------------------------------------------------------------
@@ -1481,6 +1508,7 @@ main() {
     fi
     start_observability
     step "finishing"
+    settle_modes
     if [ "${#CHANGES[@]}" -eq 0 ]; then
         say "nothing changed"
     else

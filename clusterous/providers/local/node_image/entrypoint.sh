@@ -34,26 +34,38 @@ prepare_cgroup2() {
 
 # cpu,cpuacct mounted together is also reached as cpu and as cpuacct.
 link_combined() {
-    name=$(basename "$1")
+    name=${1##*/}
     case $name in *,*) ;; *) return 0 ;; esac
-    for part in $(printf '%s' "$name" | tr ',' ' '); do
+    for part in $(IFS=,; printf '%s ' $name); do
         [ -e "/sys/fs/cgroup/$part" ] || ln -s "$name" "/sys/fs/cgroup/$part"
     done
 }
 
+# A hierarchy's super options without rw/ro: the controllers to mount it with.
+controllers_of() {
+    found=""
+    for option in $(IFS=,; printf '%s ' $1); do
+        case $option in rw | ro) ;; *) found=${found:+$found,}$option ;; esac
+    done
+    printf '%s' "$found"
+}
+
 # cgroup v1: a tmpfs at /sys/fs/cgroup and each hierarchy mounted again with
 # the same controllers, so systemd may create its own groups in every one.
+# Shell words, not programs, wherever they do: every node container starts this
+# while others boot on the same CPUs, and a program costs a millisecond.
 prepare_cgroup1() {
     mounts=$(cgroup_mounts)
+    tab=$(printf '\t')
     mount -t tmpfs -o rw,nosuid,nodev,noexec,mode=755 tmpfs /sys/fs/cgroup
-    printf '%s\n' "$mounts" | while IFS="$(printf '\t')" read -r point fstype options; do
+    printf '%s\n' "$mounts" | while IFS="$tab" read -r point fstype options; do
         [ -n "$point" ] && [ "$point" != /sys/fs/cgroup ] || continue
-        mkdir -p "$point"
+        [ -d "$point" ] || mkdir -p "$point"
         if [ "$fstype" = cgroup2 ]; then
             mount -t cgroup2 cgroup2 "$point" 2>/dev/null || true
             continue
         fi
-        controllers=$(printf '%s' "$options" | tr ',' '\n' | grep -v -e '^rw$' -e '^ro$' | paste -sd, -)
+        controllers=$(controllers_of "$options")
         mount -t cgroup -o "$controllers" cgroup "$point" \
             || say "warning: cannot mount the cgroup hierarchy $controllers at $point"
         link_combined "$point"

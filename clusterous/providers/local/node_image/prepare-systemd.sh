@@ -12,6 +12,10 @@
 #   cloud-init writes no network configuration here (cloud.cfg); no utmp
 #   records of runlevels either. Every unit a node starts costs CPU while its
 #   neighbours boot on the same cores.
+# - Of systemd's generators (each a program run at every boot, before any
+#   unit), only those a container has use for: fstab (/data on EC2's path)
+#   and cloud-init's. No disks to decrypt or verify, no resume from
+#   hibernation, no SysV scripts without a unit of their own, no consoles.
 # - Docker, the registry and the unit that names the registry start at boot
 #   only once the user-data has configured them (each unit's condition is its
 #   configuration file, see bootstrap.sh), so a first boot starts each once.
@@ -28,4 +32,11 @@ for unit in getty@tty1.service console-getty.service systemd-logind.service \
     systemd-networkd.service systemd-networkd.socket systemd-networkd-wait-online.service \
     systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
     systemctl mask "$unit" >/dev/null 2>&1 || true
+done
+mkdir -p /etc/systemd/system-generators
+for generator in systemd-cryptsetup-generator systemd-debug-generator \
+    systemd-getty-generator systemd-gpt-auto-generator systemd-hibernate-resume-generator \
+    systemd-integritysetup-generator systemd-rc-local-generator systemd-run-generator \
+    systemd-system-update-generator systemd-sysv-generator systemd-veritysetup-generator; do
+    ln -sf /dev/null "/etc/systemd/system-generators/$generator"
 done

@@ -33,6 +33,16 @@ for unit in getty@tty1.service console-getty.service systemd-logind.service \
     systemd-update-utmp.service systemd-update-utmp-runlevel.service; do
     systemctl mask "$unit" >/dev/null 2>&1 || true
 done
+# A node started ahead of its launch boots as far as it can while it waits for
+# its seed: cloud-init's network stage keeps its place before SSH, user
+# sessions and network-online.target (so before the user-data, which runs after
+# multi-user.target as on EC2), but no longer holds sysinit.target, and with it
+# every unit that needs no user-data (containerd, D-Bus, the metrics exporter),
+# back until the launch. An ordering cannot be removed by a drop-in: the unit is
+# copied without it, after basic.target instead.
+sed -e '/^Before=sysinit.target$/d' -e 's/^DefaultDependencies=no$/DefaultDependencies=yes/' \
+    /lib/systemd/system/cloud-init.service >/etc/systemd/system/cloud-init.service
+grep -q '^Before=network-online.target$' /etc/systemd/system/cloud-init.service
 mkdir -p /etc/systemd/system-generators
 for generator in systemd-cryptsetup-generator systemd-debug-generator \
     systemd-getty-generator systemd-gpt-auto-generator systemd-hibernate-resume-generator \

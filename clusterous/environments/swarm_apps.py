@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from clusterous import cancel
 from clusterous.engine.swarm import GROUP_LABEL, NODE_LABEL, in_sequence
 from clusterous.environments.deploy import (
     COMPONENT_LABEL,
@@ -355,3 +356,40 @@ def log_tail(client: docker.DockerClient, component: str, lines: int) -> list[st
 def component_labels(service: Any) -> tuple[str, str]:
     labels = service.attrs.get("Spec", {}).get("Labels") or {}
     return labels.get(ENV_LABEL, ""), labels.get(COMPONENT_LABEL, service.name)
+
+
+# A task Swarm is still bringing up: after a node or an engine restart, say.
+STARTING_STATES = frozenset(
+    ("new", "pending", "assigned", "accepted", "preparing", "ready", "starting")
+)
+TASK_START_WAIT = 60.0  # seconds a tunnel waits for its component's task to start
+TASK_POLL_SECONDS = 0.5
+
+
+def component_address(
+    client: docker.DockerClient,
+    component: str,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = cancel.sleep,
+) -> str:
+    """The address of a node that runs ``component`` (seen from the controller).
+
+    A task Swarm is still starting is waited for, up to TASK_START_WAIT seconds;
+    a component with none running or starting is an error at once.
+    """
+    deadline = clock() + TASK_START_WAIT
+    while True:
+        tasks = client.api.tasks(filters={"service": component, "desired-state": "running"})
+        states = [t.get("Status", {}).get("State") for t in tasks]
+        running = [t for t, state in zip(tasks, states, strict=True) if state == "running"]
+        if running:
+            break
+        if not STARTING_STATES.intersection(states) or clock() >= deadline:
+            raise ClusterousError(
+                f"component {component!r} has no running task to open a tunnel to",
+                f"its tasks are {', '.join(sorted(set(map(str, states))))}" if states else None,
+                f"see 'clusterous status' and 'clusterous logs {component}'",
+            )
+        sleep(TASK_POLL_SECONDS)
+    node_ids = sorted(t["NodeID"] for t in running)
+    return str(client.nodes.get(node_ids[0]).attrs["Status"]["Addr"])

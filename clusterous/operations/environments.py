@@ -287,9 +287,11 @@ def _wait_replanned(
 def _open_tunnels(
     handle: ClusterHandle, client: docker.DockerClient, environment: Environment, reporter: Reporter
 ) -> list[TunnelRecord]:
+    from clusterous.environments import swarm_apps
+
     opened = []
     for tunnel in environment.tunnels:
-        host = component_address(client, tunnel.component)
+        host = swarm_apps.component_address(client, tunnel.component)
         wanted = TunnelRecord(
             tunnel.local_port, tunnel.component, host, tunnel.remote_port, 0, tunnel.message
         )
@@ -306,23 +308,6 @@ def _start_tunnel(handle: ClusterHandle, wanted: TunnelRecord) -> TunnelRecord:
     return record
 
 
-def component_address(client: docker.DockerClient, component: str) -> str:
-    """The address of a node that runs ``component`` (seen from the controller)."""
-    running = [
-        t
-        for t in client.api.tasks(filters={"service": component, "desired-state": "running"})
-        if t.get("Status", {}).get("State") == "running"
-    ]
-    if not running:
-        raise ClusterousError(
-            f"component {component!r} has no running task to open a tunnel to",
-            None,
-            f"see 'clusterous status' and 'clusterous logs {component}'",
-        )
-    node_ids = sorted(t["NodeID"] for t in running)
-    return str(client.nodes.get(node_ids[0]).attrs["Status"]["Addr"])
-
-
 def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord, str]]:
     """Every recorded tunnel, re-opened unless it works: (record, "open"|"reopened").
 
@@ -330,6 +315,8 @@ def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord
     record), its port answers, and its remote end answers through the
     controller; any other tunnel is stopped and opened again.
     """
+    from clusterous.environments import swarm_apps
+
     records = handle.state().tunnels
     if not records:
         return []
@@ -343,7 +330,7 @@ def reopen_tunnels(handle: ClusterHandle, warn: Warn) -> list[tuple[TunnelRecord
                 port = record.local_port
                 warn(f"the tunnel localhost:{port} did not work ({why[port]}); opening it again")
                 tunnels.stop(record, handle.name)
-                host = component_address(client, record.component)
+                host = swarm_apps.component_address(client, record.component)
                 fresh = TunnelRecord(
                     record.local_port, record.component, host, record.remote_port, 0, record.message
                 )

@@ -8,26 +8,13 @@ component_address makes; the clock is injected, nothing sleeps.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from clusterous.errors import ClusterousError
 from clusterous.environments.swarm_apps import TASK_START_WAIT, component_address
-
-
-@dataclass
-class Clock:
-    now: float = 0.0
-    slept: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
+from tests.fakes import FakeClock
 
 
 class Engine:
@@ -47,28 +34,28 @@ class Engine:
 
 
 def test_a_running_task_is_found_at_once() -> None:
-    clock = Clock()
+    clock = FakeClock()
     assert component_address(Engine(["running"]), "master", clock, clock.sleep) == "10.0.0.0"
-    assert clock.slept == []
+    assert clock.sleeps == []
 
 
 def test_a_task_swarm_is_still_starting_is_waited_for() -> None:
-    clock = Clock()
+    clock = FakeClock()
     engine = Engine(["preparing"], ["starting"], ["shutdown", "running"])
     assert component_address(engine, "master", clock, clock.sleep) == "10.0.0.1"
-    assert len(clock.slept) == 2
+    assert len(clock.sleeps) == 2
 
 
 def test_a_task_that_never_starts_fails_after_the_wait_with_its_state() -> None:
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(ClusterousError, match="has no running task") as raised:
         component_address(Engine(["preparing"]), "master", clock, clock.sleep)
-    assert clock.now >= TASK_START_WAIT
+    assert clock.waited() >= TASK_START_WAIT
     assert "preparing" in raised.value.render()
 
 
 def test_a_component_with_nothing_starting_fails_at_once() -> None:
-    clock = Clock()
+    clock = FakeClock()
     with pytest.raises(ClusterousError, match="has no running task"):
         component_address(Engine(["failed", "rejected"]), "master", clock, clock.sleep)
-    assert clock.slept == []
+    assert clock.sleeps == []
